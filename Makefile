@@ -1,0 +1,41 @@
+# The README names these targets. Everything installs into .venv (the app) and .tools (SAM CLI & linters).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE ?= ../shared/data/vocab/zh_hsk1.csv
+OUT ?= out/zh_hsk1
+
+.PHONY: setup demo test lint typecheck unit infra bench clean
+
+$(BIN)/havachat: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/havachat ## Create .venv with the app, its CLI and the dev tools
+
+demo: setup ## Run the main job on the sample HSK 1 list, on embedded AWS (moto)
+	$(BIN)/havachat run $(SAMPLE) --language zh --level HSK1 --out $(OUT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup ## pytest; exit 5 (no tests collected) is a failure here too
+	$(BIN)/pytest
+
+infra: ## sam validate --lint, cfn-lint, checkov, statelint (tools in .tools/)
+	bash scripts/install-infra-tools.sh
+	bash scripts/check-infra.sh
+
+test: lint typecheck unit infra ## Everything CI runs
+
+bench: setup ## Benchmarks (figures for the README and closing notes)
+	$(BIN)/python -m bench.calls_per_design
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table comparing designs side by side in one run (not timed tests)."""

@@ -1,0 +1,236 @@
+"""The LLM adapter: Claude through `instructor`, on the Anthropic API or on Amazon Bedrock.
+
+The only module that imports `anthropic` and `instructor` (about 2 s of imports): Plan and
+Finalize never import it. It implements `havachat.llm_port.StructuredLlm`.
+
+Retries are layered on purpose and none of them is repeated here:
+- the SDK retries 408/409/429/5xx/529 and transport errors `sdk_max_retries` times, honouring
+  `retry-after`;
+- instructor re-asks `validation_max_retries` times, only when the answer fails validation;
+- an answer cut off at `max_tokens` is never re-asked (`LlmOutputTruncated`: the caller splits);
+- whatever is left is raised as a named `havachat.errors.Llm*` error for Step Functions.
+
+Usage is recorded per instructor attempt (one HTTP response each) from instructor's
+`completion:response` hook, because the usage instructor reports is summed over attempts.
+Hooks are registered per call (`create(..., hooks=...)`), so one `InstructorClaude` can serve
+batches running in parallel threads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import anthropic
+import instructor
+import pydantic
+from anthropic.types.shared import (
+    ContractSpendLimitReachedError,
+    EnforcedSpendLimitReachedError,
+    LinkedOrganizationSpendLimitReachedError,
+)
+from instructor.core import Hooks, IncompleteOutputException, InstructorRetryException
+
+from havachat.errors import (
+    LlmError,
+    LlmInvalidOutput,
+    LlmOutputTruncated,
+    LlmRequestRejected,
+    LlmThrottled,
+    LlmUnavailable,
+    MissingCredentials,
+)
+from havachat.ledger import CallUsage
+from havachat.llm_port import LlmAnswer, LlmRequest
+from havachat.models import LearningItemBatch
+from havachat.settings import Provider, Settings
+
+RawClient = anthropic.Anthropic | anthropic.AnthropicBedrock
+
+# What instructor re-asks on (instructor.v2.core.retry._RETRYABLE_PARSE_ERRORS).
+_PARSE_ERRORS: tuple[type[Exception], ...] = (
+    pydantic.ValidationError,
+    json.JSONDecodeError,
+    instructor.core.ValidationError,
+    instructor.core.ResponseParsingError,
+)
+_SPEND_LIMIT_ERRORS: tuple[type[anthropic.APIStatusError], ...] = (
+    EnforcedSpendLimitReachedError,
+    ContractSpendLimitReachedError,
+    LinkedOrganizationSpendLimitReachedError,
+    anthropic.PaymentRequiredError,
+)
+
+
+class InstructorClaude:
+    """One structured call per request: system prefix cached, answer validated as `LearningItemBatch`.
+
+    `client` is an `instructor.Instructor` built with `instructor.from_anthropic`, or a raw
+    `anthropic.Anthropic` / `anthropic.AnthropicBedrock` client (wrapped here). Thread safe.
+    """
+
+    def __init__(
+        self,
+        client: instructor.Instructor | RawClient,
+        model: str,
+        validation_max_retries: int = 2,
+    ) -> None:
+        if isinstance(client, anthropic.Anthropic | anthropic.AnthropicBedrock):
+            client = instructor.from_anthropic(client)
+        if not isinstance(client, instructor.Instructor) or isinstance(client, instructor.AsyncInstructor):
+            raise TypeError(f"expected a sync instructor client or anthropic client, got {type(client)!r}")
+        self._client = client
+        self.model = model
+        self.validation_max_retries = validation_max_retries
+        self._service = "Bedrock" if isinstance(client.client, anthropic.AnthropicBedrock) else "Anthropic"
+
+    def generate(self, request: LlmRequest) -> LlmAnswer:
+        attempts: list[CallUsage] = []
+        hooks = self._usage_hooks(attempts)
+        try:
+            batch = self._client.create(
+                model=self.model,
+                response_model=LearningItemBatch,
+                max_retries=self.validation_max_retries,
+                max_tokens=request.max_tokens,
+                system=[{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+                messages=[{"role": "user", "content": request.user}],
+                hooks=hooks,
+            )
+        except IncompleteOutputException as exc:
+            raise LlmOutputTruncated(
+                f"the answer was cut off at max_tokens={request.max_tokens}", usage=list(attempts)
+            ) from exc
+        except InstructorRetryException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, anthropic.AnthropicError):
+                raise self._translate(cause, attempts) from exc
+            if cause is None or isinstance(cause, _PARSE_ERRORS):
+                raise LlmInvalidOutput(
+                    f"the answer failed validation on all {exc.n_attempts} attempts; last error: "
+                    f"{_summary(cause or exc)}",
+                    usage=list(attempts),
+                ) from exc
+            if isinstance(cause, RuntimeError) and "credentials" in str(cause).lower():
+                # AnthropicBedrock signs each request and raises a bare RuntimeError without AWS credentials.
+                raise MissingCredentials(f"{self._service}: {cause}") from exc
+            raise  # neither the API nor the answer: a bug or a setup problem, left as instructor raised it
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, attempts) from exc
+        return LlmAnswer(batch=batch, attempts=attempts)
+
+    def _usage_hooks(self, attempts: list[CallUsage]) -> Hooks:
+        """Hooks for one call that append one `CallUsage` per answered attempt to `attempts`.
+
+        Latency runs from instructor's `completion:kwargs` (just before the SDK call) to
+        `completion:response`, so it includes the SDK's own retries and back-off for that attempt
+        (HTTP errors the SDK retried report no tokens and add no entry).
+        The integers are copied at once: instructor later rewrites the last response's `.usage`
+        in place into the running total.
+        """
+        started: list[float] = []
+
+        def on_kwargs(*_args: Any, **_kwargs: Any) -> None:
+            started.append(time.perf_counter())
+
+        def on_response(response: Any) -> None:
+            latency_ms = (time.perf_counter() - started[-1]) * 1000 if started else 0.0
+            usage = getattr(response, "usage", None)
+            attempts.append(
+                CallUsage(
+                    model=self.model,
+                    input_tokens=getattr(usage, "input_tokens", 0) or 0,
+                    output_tokens=getattr(usage, "output_tokens", 0) or 0,
+                    cache_write_tokens=getattr(usage, "cache_creation_input_tokens", 0) or 0,
+                    cache_read_tokens=getattr(usage, "cache_read_input_tokens", 0) or 0,
+                    latency_ms=round(latency_ms, 3),
+                )
+            )
+
+        hooks = Hooks()
+        hooks.on("completion:kwargs", on_kwargs)
+        hooks.on("completion:response", on_response)
+        return hooks
+
+    def _translate(self, exc: anthropic.AnthropicError, attempts: list[CallUsage]) -> LlmError:
+        """The named error for an SDK error that survived the SDK's own retries."""
+        usage = list(attempts)
+        service = self._service
+        if isinstance(exc, _SPEND_LIMIT_ERRORS):
+            return LlmRequestRejected(
+                f"{service} refused the request: spend limit reached ({exc.status_code}): {_detail(exc)}",
+                usage=usage,
+            )
+        if isinstance(exc, anthropic.RateLimitError):
+            return LlmThrottled(
+                f"{service} rate limit (429) after the SDK's retries: {_detail(exc)}", usage=usage
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            status = exc.status_code
+            if status >= 500 or status in (408, 409):
+                return LlmUnavailable(f"{service} unavailable ({status}): {_detail(exc)}", usage=usage)
+            reason = {
+                400: "rejected the request",
+                401: "rejected the API key",
+                403: "denied permission for this key, model or region",
+                404: f"does not know the model '{self.model}' or endpoint",
+                413: "rejected the request as too large",
+            }.get(status, "rejected the request")
+            return LlmRequestRejected(f"{service} {reason} ({status}): {_detail(exc)}", usage=usage)
+        if isinstance(exc, anthropic.APITimeoutError):
+            return LlmUnavailable(f"{service} request timed out after the SDK's retries", usage=usage)
+        if isinstance(exc, anthropic.APIConnectionError):
+            return LlmUnavailable(f"cannot reach {service}: {_first_line(exc)}", usage=usage)
+        if isinstance(exc, anthropic.APIError):  # e.g. a response body that does not parse
+            return LlmUnavailable(f"{service} returned an unusable response: {_first_line(exc)}", usage=usage)
+        return LlmRequestRejected(f"{service} client error: {_first_line(exc)}", usage=usage)
+
+
+def make_llm(settings: Settings, *, api_key: str | None = None, http_client: Any = None) -> InstructorClaude:
+    """The configured adapter.
+
+    Anthropic: the key is `api_key` or `ANTHROPIC_API_KEY` (`ANTHROPIC_AUTH_TOKEN` also works);
+    the SDK honours `ANTHROPIC_BASE_URL`. Bedrock: AWS credentials come from the usual chain,
+    the region from `settings.aws_region` (else `AWS_REGION`). `http_client` is an
+    `httpx2.Client` (tests pass one with a `MockTransport`).
+    """
+    common: dict[str, Any] = {
+        "timeout": settings.request_timeout_seconds,
+        "max_retries": settings.sdk_max_retries,
+        "http_client": http_client,
+    }
+    raw: RawClient
+    if settings.provider is Provider.BEDROCK:
+        raw = anthropic.AnthropicBedrock(aws_region=settings.aws_region, **common)
+    else:
+        # The SDK reads these variables itself; they are checked here only to fail early and clearly.
+        if not (api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+            raise MissingCredentials(
+                "No Anthropic API key: set ANTHROPIC_API_KEY, or use --provider bedrock "
+                "(HAVACHAT_PROVIDER=bedrock) with AWS credentials."
+            )
+        raw = anthropic.Anthropic(api_key=api_key, **common)
+    return InstructorClaude(
+        instructor.from_anthropic(raw),
+        model=settings.model,
+        validation_max_retries=settings.validation_max_retries,
+    )
+
+
+def _detail(exc: anthropic.APIStatusError) -> str:
+    return exc.api_message or _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _summary(exc: BaseException, limit: int = 500) -> str:
+    """A validation error on one line, without pydantic's documentation links."""
+    lines = [
+        line.strip() for line in str(exc).splitlines() if line.strip() and "errors.pydantic.dev" not in line
+    ]
+    return " | ".join(lines)[:limit] or type(exc).__name__
