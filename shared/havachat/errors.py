@@ -50,7 +50,7 @@ class LlmThrottled(LlmError):
 
 
 class LlmUnavailable(LlmError):
-    """Overloaded (529), 5xx, timeouts or connection errors after the SDK's retries: retried by Step Functions."""
+    """Overloaded (529), 5xx, timeouts or connection errors after SDK retries; Step Functions retries."""
 
 
 class LlmRequestRejected(LlmError):

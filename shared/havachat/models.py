@@ -141,7 +141,7 @@ class LearningItem(GeneratedItem):
 
 
 def normalise_text(text: str) -> str:
-    """Canonical form used for ids and de-duplication: NFKC, case-folded, single spaces, no end punctuation."""
+    """Canonical form for ids and de-duplication: NFKC, case-folded, single spaces, no end punctuation."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return re.sub(r"\s+", " ", folded).strip(" .!?。！？")
 
