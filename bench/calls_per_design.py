@@ -123,12 +123,8 @@ def main() -> None:
     settings = Settings()
     vocab = read_vocab_file(args.file)
     level = Level.parse(args.level)
-    old = measure(
-        "one call per word", per_word(vocab, args.language, level, settings.max_tokens), settings.model
-    )
-    new = measure(
-        "one call per category batch", batched(vocab, args.language, level, settings), settings.model
-    )
+    old = measure("one call per word", per_word(vocab, args.language, level, settings.max_tokens), settings.model)
+    new = measure("one call per category batch", batched(vocab, args.language, level, settings), settings.model)
 
     print(f"{Path(args.file).name}: {len(vocab.items)} words, {settings.model}, fake Claude, list prices")
     print_table([old, new])

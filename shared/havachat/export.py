@@ -40,10 +40,7 @@ def safe_cell(value: str) -> str:
 
 
 def _example_lines(item: LearningItem) -> list[str]:
-    return [
-        " / ".join(part for part in (ex.text, ex.romanization, ex.translation) if part)
-        for ex in item.examples
-    ]
+    return [" / ".join(part for part in (ex.text, ex.romanization, ex.translation) if part) for ex in item.examples]
 
 
 def to_csv(items: Iterable[LearningItem]) -> str:
@@ -75,9 +72,7 @@ def to_anki(items: Iterable[LearningItem]) -> str:
         front = html.escape(item.title)
         examples = "<br>".join(html.escape(line) for line in _example_lines(item))
         back = f"{html.escape(item.explanation)}<br><br>{examples}"
-        tags = " ".join(
-            (f"havachat::{item.language}", f"havachat::{item.category.value}", f"level::{item.level_min}")
-        )
+        tags = " ".join((f"havachat::{item.language}", f"havachat::{item.category.value}", f"level::{item.level_min}"))
         lines.append("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in (front, back, tags)))
     return "\n".join(lines) + "\n"
 

@@ -42,9 +42,7 @@ def generate_batch(
     max_split_depth: int = 3,
 ) -> BatchResult:
     """Generate the items of one batch; `words` is the batch's chunk of the vocabulary."""
-    provenance = Provenance(
-        run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION
-    )
+    provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION)
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
     _generate_into(
         result,

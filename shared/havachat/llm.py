@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -48,6 +49,16 @@ from havachat.models import LearningItemBatch
 from havachat.settings import Provider, Settings
 
 RawClient = anthropic.Anthropic | anthropic.AnthropicBedrock
+
+
+@dataclass(frozen=True)
+class AwsCredentials:
+    """Explicit AWS credentials for Bedrock; all None means the default chain."""
+
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+
 
 # What instructor re-asks on (instructor.v2.core.retry._RETRYABLE_PARSE_ERRORS).
 _PARSE_ERRORS: tuple[type[Exception], ...] = (
@@ -164,9 +175,7 @@ class InstructorClaude:
                 usage=usage,
             )
         if isinstance(exc, anthropic.RateLimitError):
-            return LlmThrottled(
-                f"{service} rate limit (429) after the SDK's retries: {_detail(exc)}", usage=usage
-            )
+            return LlmThrottled(f"{service} rate limit (429) after the SDK's retries: {_detail(exc)}", usage=usage)
         if isinstance(exc, anthropic.APIStatusError):
             status = exc.status_code
             if status >= 500 or status in (408, 409):
@@ -188,12 +197,19 @@ class InstructorClaude:
         return LlmRequestRejected(f"{service} client error: {_first_line(exc)}", usage=usage)
 
 
-def make_llm(settings: Settings, *, api_key: str | None = None, http_client: Any = None) -> InstructorClaude:
+def make_llm(
+    settings: Settings,
+    *,
+    api_key: str | None = None,
+    http_client: Any = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> InstructorClaude:
     """The configured adapter.
 
     Anthropic: the key is `api_key` or `ANTHROPIC_API_KEY` (`ANTHROPIC_AUTH_TOKEN` also works);
     the SDK honours `ANTHROPIC_BASE_URL`. Bedrock: AWS credentials come from the usual chain,
-    the region from `settings.aws_region` (else `AWS_REGION`). `http_client` is an
+    the region from `settings.aws_region` (else `AWS_REGION`), unless `aws_credentials` pins them
+    (the local runner resolves them before moto replaces the environment's). `http_client` is an
     `httpx2.Client` (tests pass one with a `MockTransport`).
     """
     common: dict[str, Any] = {
@@ -203,7 +219,14 @@ def make_llm(settings: Settings, *, api_key: str | None = None, http_client: Any
     }
     raw: RawClient
     if settings.provider is Provider.BEDROCK:
-        raw = anthropic.AnthropicBedrock(aws_region=settings.aws_region, **common)
+        pinned = aws_credentials or AwsCredentials()
+        raw = anthropic.AnthropicBedrock(
+            aws_region=settings.aws_region,
+            aws_access_key=pinned.access_key,
+            aws_secret_key=pinned.secret_key,
+            aws_session_token=pinned.session_token,
+            **common,
+        )
     else:
         # The SDK reads these variables itself; they are checked here only to fail early and clearly.
         if not (api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
@@ -230,7 +253,5 @@ def _first_line(exc: BaseException) -> str:
 
 def _summary(exc: BaseException, limit: int = 500) -> str:
     """A validation error on one line, without pydantic's documentation links."""
-    lines = [
-        line.strip() for line in str(exc).splitlines() if line.strip() and "errors.pydantic.dev" not in line
-    ]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and "errors.pydantic.dev" not in line]
     return " | ".join(lines)[:limit] or type(exc).__name__

@@ -62,6 +62,13 @@ class Level(BaseModel):
     def __str__(self) -> str:
         return self.label if self.system is LevelSystem.CUSTOM else f"{self.system.value} {self.label}"
 
+    @property
+    def code(self) -> str:
+        """Compact form that `parse` reads back, as used in upload keys: HSK1, N5, A1, TOPIK2."""
+        if self.system in (LevelSystem.HSK, LevelSystem.TOPIK):
+            return f"{self.system.value}{self.label}"
+        return self.label
+
 
 class VocabKind(StrEnum):
     WORD = "word"

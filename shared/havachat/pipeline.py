@@ -217,9 +217,7 @@ class RunSummary(BaseModel):
             "cache_read": self.usage.cache_read_tokens,
         }
         detail["failed_batch_count"] = len(self.failed_batches)
-        detail["failed_batches"] = [
-            b.model_dump(mode="json") for b in self.failed_batches[:EVENT_FAILED_BATCHES_SHOWN]
-        ]
+        detail["failed_batches"] = [b.model_dump(mode="json") for b in self.failed_batches[:EVENT_FAILED_BATCHES_SHOWN]]
         detail["problems"] = self.problems[:EVENT_FAILED_BATCHES_SHOWN]
         return detail
 
@@ -312,9 +310,7 @@ def plan_step(
         except ValueError as exc:  # nothing to plan
             raise InvalidVocabFile([VocabProblem(source.key, str(exc))]) from exc
     except InvalidVocabFile as exc:
-        runs.update(
-            run_id, status=RunStatus.FAILED.value, problems=[str(p) for p in exc.problems], updated_at=_now()
-        )
+        runs.update(run_id, status=RunStatus.FAILED.value, problems=[str(p) for p in exc.problems], updated_at=_now())
         raise
 
     store.put_json(keys.vocab, vocab.model_dump(mode="json"))

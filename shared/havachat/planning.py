@@ -334,18 +334,12 @@ def per_word_message(item: VocabItem, language: str, level: Level, categories: S
     )
 
 
-def _design_cost(
-    model: str, calls: int, prefix_tokens: int, input_tokens: int, output_tokens: int
-) -> DesignCost:
+def _design_cost(model: str, calls: int, prefix_tokens: int, input_tokens: int, output_tokens: int) -> DesignCost:
     price = price_for(model)
     uncached = (input_tokens * price.input + output_tokens * price.output) / 1_000_000
     prefix_total = prefix_tokens * calls
-    cached_prefix = (
-        prefix_tokens * price.cache_write + (prefix_total - prefix_tokens) * price.cache_read
-    ) / 1e6
-    cached = (
-        cached_prefix + ((input_tokens - prefix_total) * price.input + output_tokens * price.output) / 1e6
-    )
+    cached_prefix = (prefix_tokens * price.cache_write + (prefix_total - prefix_tokens) * price.cache_read) / 1e6
+    cached = cached_prefix + ((input_tokens - prefix_total) * price.input + output_tokens * price.output) / 1e6
     return DesignCost(
         calls=calls,
         system_prompt_tokens=system_prompt_tokens() * calls,
@@ -370,10 +364,29 @@ def compare_designs(plan: RunPlan, vocab: VocabList) -> DesignComparison:
 
     categories = sorted({b.category for b in plan.batches}) or list(Category)
     per_word_input = sum(
-        prefix + estimate_tokens(per_word_message(item, plan.language, plan.level, categories))
-        for item in vocab.items
+        prefix + estimate_tokens(per_word_message(item, plan.language, plan.level, categories)) for item in vocab.items
     )
     calls = len(vocab.items)
     per_word_output = max(batched_output, calls * EXPECTED_OUTPUT_TOKENS_PER_ITEM)
     per_word = _design_cost(plan.model, calls, prefix, per_word_input, per_word_output)
     return DesignComparison(model=plan.model, words=calls, per_word=per_word, batched=batched)
+
+
+class LatencyModel(BaseModel):
+    """Time of one call: time to first token plus output tokens at the model's throughput."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first_token_seconds: float = 1.0
+    output_tokens_per_second: float = 60.0
+
+    def call_seconds(self, output_tokens: int) -> float:
+        return self.first_token_seconds + output_tokens / self.output_tokens_per_second
+
+
+def estimate_wall_seconds(output_tokens_per_call: Sequence[int], *, concurrency: int, latency: LatencyModel) -> float:
+    """Wall time of calls run `concurrency` at a time, longest first (1 = strictly sequential)."""
+    lanes = [0.0] * max(1, concurrency)
+    for tokens in sorted(output_tokens_per_call, reverse=True):
+        lanes[lanes.index(min(lanes))] += latency.call_seconds(tokens)
+    return max(lanes)

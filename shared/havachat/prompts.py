@@ -355,9 +355,7 @@ def _round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
 
 
-def quantity_guidance(
-    category: Category, word_count: int, *, max_tokens: int | None = None
-) -> tuple[int, int]:
+def quantity_guidance(category: Category, word_count: int, *, max_tokens: int | None = None) -> tuple[int, int]:
     """The (min, max) number of items to ask for, scaled from the old ~150-word guidance to `word_count`.
 
     Tiny lists still get at least 1-2 items; with `max_tokens` the range is capped so the answer
@@ -411,9 +409,7 @@ def _category_title(category: Category) -> str:
     return category.value.replace("_", " ")
 
 
-def render_instructions(
-    category: Category, language: str, level: Level, target_min: int, target_max: int
-) -> str:
+def render_instructions(category: Category, language: str, level: Level, target_min: int, target_max: int) -> str:
     """The part of the user message before the vocabulary block (everything but the words)."""
     profile = language_profile(language)
     spec = CATEGORY_PROMPTS[category]

@@ -24,20 +24,14 @@ class Settings(BaseSettings):
     model: str = "claude-sonnet-4-6"
     max_tokens: int = Field(default=8192, ge=256)
     request_timeout_seconds: float = Field(default=120.0, gt=0)
-    sdk_max_retries: int = Field(
-        default=2, ge=0, description="HTTP-level retries of 429/5xx/transport errors"
-    )
-    validation_max_retries: int = Field(
-        default=2, ge=0, description="instructor re-asks on validation errors"
-    )
+    sdk_max_retries: int = Field(default=2, ge=0, description="HTTP-level retries of 429/5xx/transport errors")
+    validation_max_retries: int = Field(default=2, ge=0, description="instructor re-asks on validation errors")
     max_split_depth: int = Field(default=3, ge=0, description="how often a truncated chunk may be halved")
     anthropic_secret_name: str | None = Field(default=None, description="Secrets Manager name of the API key")
     aws_region: str | None = None
 
     # Planning
-    chunk_token_budget: int = Field(
-        default=12_000, ge=500, description="estimated input+output tokens per batch"
-    )
+    chunk_token_budget: int = Field(default=12_000, ge=500, description="estimated input+output tokens per batch")
     context_window_tokens: int = 200_000
 
     # Vocab intake limits

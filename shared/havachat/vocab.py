@@ -26,9 +26,7 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(_FORMATS)
 _MAX_PROBLEMS = 50
 _MAX_JSON_DEPTH = 20
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")
-_UPLOAD_KEY = re.compile(
-    r"^uploads/(?P<language>[^/]+)/(?:(?P<level>[^/]*[^/\s][^/]*)/)?(?P<name>[^/]+\.[^/.]+)$"
-)
+_UPLOAD_KEY = re.compile(r"^uploads/(?P<language>[^/]+)/(?:(?P<level>[^/]*[^/\s][^/]*)/)?(?P<name>[^/]+\.[^/.]+)$")
 # Strings (skipped whole), brackets and the non-standard constants, for scanning JSON without parsing it.
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|NaN|-?Infinity', re.S)
 _MAGIC = (
@@ -176,8 +174,7 @@ class _Intake:
             text = _clean(str(raw))
             if len(text) > self.limits.max_field_chars:
                 self.problem(
-                    f"value is {len(text)} characters long, over the limit of "
-                    f"{self.limits.max_field_chars}{where}",
+                    f"value is {len(text)} characters long, over the limit of {self.limits.max_field_chars}{where}",
                     row,
                     column.header,
                 )
@@ -232,9 +229,7 @@ def _read_table(text: str, intake: _Intake, dialect: type[csv.Dialect]) -> None:
         except StopIteration:
             return
         except csv.Error as error:
-            intake.fail(
-                f"cannot read the row starting on this line ({error}); check for unbalanced quotes", row
-            )
+            intake.fail(f"cannot read the row starting on this line ({error}); check for unbalanced quotes", row)
         if not any(cell.strip() for cell in cells):
             continue
         if columns is None:
@@ -396,9 +391,7 @@ def _load_json(text: str) -> Any:
         if bracket in ("[", "{"):
             depth += 1
             if depth > _MAX_JSON_DEPTH:
-                raise _JsonRejected(
-                    f"nested deeper than {_MAX_JSON_DEPTH} levels", _line_at(text, token.start())
-                )
+                raise _JsonRejected(f"nested deeper than {_MAX_JSON_DEPTH} levels", _line_at(text, token.start()))
         elif bracket in ("]", "}"):
             depth -= 1
     try:
@@ -408,9 +401,7 @@ def _load_json(text: str) -> Any:
     except _BadConstant as error:
         constant = str(error)
         at = next((m.start() for m in _JSON_TOKENS.finditer(text) if m.group() == constant), 0)
-        raise _JsonRejected(
-            f"{constant} is not valid JSON; use null or a string", _line_at(text, at)
-        ) from None
+        raise _JsonRejected(f"{constant} is not valid JSON; use null or a string", _line_at(text, at)) from None
     except ValueError as error:  # e.g. an integer with more digits than Python converts
         raise _JsonRejected(f"invalid JSON: {error}", None) from None
 
@@ -431,8 +422,7 @@ def _decode(data: bytes, filename: str, *, line_is_row: bool) -> str:
         line = data.count(b"\n", 0, offset) + 1
         _fail(
             filename,
-            f"not valid UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}); "
-            "re-save it as UTF-8",
+            f"not valid UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}); re-save it as UTF-8",
             line if line_is_row else None,
         )
     if (nul := text.find("\x00")) >= 0:

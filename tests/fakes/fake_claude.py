@@ -201,9 +201,7 @@ class FakeClaude:
         if entry.status != 200:
             return self._error(entry)
         if not request.url.path.endswith("/v1/messages"):
-            return self._error(
-                Scripted(status=404, body=_error_body(404, f"fake: no route {request.url.path}"))
-            )
+            return self._error(Scripted(status=404, body=_error_body(404, f"fake: no route {request.url.path}")))
         return self._answer(body, entry)
 
     def _error(self, entry: Scripted) -> httpx2.Response:
@@ -241,9 +239,7 @@ class FakeClaude:
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "claude-fake"),
-            "content": [
-                {"type": "tool_use", "id": f"toolu_{message_id}", "name": tool_name, "input": tool_input}
-            ],
+            "content": [{"type": "tool_use", "id": f"toolu_{message_id}", "name": tool_name, "input": tool_input}],
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": usage,
@@ -310,9 +306,7 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
-        )
+        return "\n".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
     return ""
 
 

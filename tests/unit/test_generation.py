@@ -13,10 +13,7 @@ from havachat.models import Category, Level, VocabItem, VocabList
 from havachat.planning import plan_run
 from tests.fakes.fake_claude import FakeClaude
 
-WORDS = [
-    VocabItem(word=w, romanization=r)
-    for w, r in [("你好", "nǐ hǎo"), ("不", "bù"), ("是", "shì"), ("一", "yī")]
-]
+WORDS = [VocabItem(word=w, romanization=r) for w, r in [("你好", "nǐ hǎo"), ("不", "bù"), ("是", "shì"), ("一", "yī")]]
 LEVEL = Level.parse("HSK1")
 
 
@@ -54,9 +51,7 @@ def test_a_batch_becomes_items_with_metadata_and_usage() -> None:
     assert len(fake.requests) == 1
     assert result.items, "the fake answers with at least one item"
     assert {item.category for item in result.items} == {Category.PRONUNCIATION}
-    assert all(
-        item.provenance.run_id == "run-1" and item.level_system.value == "HSK" for item in result.items
-    )
+    assert all(item.provenance.run_id == "run-1" and item.level_system.value == "HSK" for item in result.items)
     assert all(set(item.source_words) <= {w.word for w in WORDS} for item in result.items)
     assert result.usage.calls == 1 and result.usage.output_tokens > 0 and result.usage.cost_usd > 0
 

@@ -67,9 +67,7 @@ def test_answer_is_parsed_and_usage_shows_cache_write_then_read() -> None:
     )
     assert write.model == MODEL
     sent = fake.requests[0]
-    assert sent["system"] == [
-        {"type": "text", "text": make_request().system, "cache_control": {"type": "ephemeral"}}
-    ]
+    assert sent["system"] == [{"type": "text", "text": make_request().system, "cache_control": {"type": "ephemeral"}}]
     assert sent["tool_choice"]["name"] == "LearningItemBatch"
     assert sent["max_tokens"] == 2000 and sent["model"] == MODEL
 
@@ -212,9 +210,7 @@ def test_the_fake_answers_prompts_built_by_the_prompts_module() -> None:
     prompts = pytest.importorskip("havachat.prompts")
     from havachat.models import Category, Level, VocabItem
 
-    words = [
-        VocabItem(word=w["word"], romanization=w["romanization"], definition=w["definition"]) for w in WORDS
-    ]
+    words = [VocabItem(word=w["word"], romanization=w["romanization"], definition=w["definition"]) for w in WORDS]
     request = prompts.build_request(Category.CULTURAL, "zh", Level.parse("HSK1"), words, 2, 3, 4000)
     fake = FakeClaude()
 

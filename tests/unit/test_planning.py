@@ -115,8 +115,7 @@ def test_hsk1_list_is_one_chunk_so_nine_batches_with_the_recommended_budget() ->
     assert ranges[Category.CULTURAL] == (2, 3)
     assert ranges[Category.PATTERN] == (3, 7)
     assert all(
-        b.estimated_input_tokens + b.estimated_output_tokens <= RECOMMENDED_CHUNK_TOKEN_BUDGET
-        for b in run.batches
+        b.estimated_input_tokens + b.estimated_output_tokens <= RECOMMENDED_CHUNK_TOKEN_BUDGET for b in run.batches
     )
     assert (run.run_id, run.language, run.word_count, run.model) == ("run-1", "zh", 151, "claude-sonnet-4-5")
     assert run.prompt_version

@@ -98,9 +98,7 @@ def test_spanish_list_has_no_romanization_and_keeps_inverted_marks() -> None:
 
 
 def test_csv_with_bom_aliases_and_extra_columns() -> None:
-    data = (
-        "\ufeff Hanzi ,PINYIN,Meaning,Part of Speech,Notes\n爱,ài,to love,v,common\n八,bā,eight,,\n".encode()
-    )
+    data = "\ufeff Hanzi ,PINYIN,Meaning,Part of Speech,Notes\n爱,ài,to love,v,common\n八,bā,eight,,\n".encode()
 
     vocab = parse_vocab(data, "hsk.csv")
 
@@ -201,9 +199,7 @@ def test_jsonl_objects_and_strings_one_per_line() -> None:
 
 
 def test_duplicate_words_merge_into_the_first_occurrence() -> None:
-    data = (
-        "word,pinyin,definition,pos,note\n爱,ài,,v,a\n八,bā,eight,num,\n爱,ai,to love,,b\n 爱 ,,,,\n".encode()
-    )
+    data = "word,pinyin,definition,pos,note\n爱,ài,,v,a\n八,bā,eight,num,\n爱,ai,to love,,b\n 爱 ,,,,\n".encode()
 
     vocab = parse_vocab(data, "list.csv")
 

@@ -1,0 +1,81 @@
+"""Finalize: merge the batches into results, complete the run record, publish the completion event.
+
+Also the state machine's failure path: with `failure` set it records the run FAILED and
+publishes `LearningItemsGenerationFailed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, model_validator
+
+from havachat.aws.observability import logger, metrics, tracer
+from havachat.aws.wiring import AwsDeps, aws_deps
+from havachat.pipeline import S3Object, finalize_step, run_id_for
+from havachat.settings import get_settings
+
+DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
+
+
+class FinalizeRequest(BaseModel):
+    """`{"run_id"}` after the Map, or `{"event": <S3 event>, "failure": {"Error", "Cause"}}` on failure."""
+
+    run_id: str | None = None
+    event: S3EventNotificationEventBridgeModel | None = None
+    failure: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _has_run(self) -> FinalizeRequest:
+        if self.run_id is None and self.event is None:
+            raise ValueError("either run_id or event is required")
+        return self
+
+    def source(self) -> S3Object | None:
+        if self.event is None:
+            return None
+        obj = self.event.detail.object
+        return S3Object(
+            bucket=self.event.detail.bucket.name,
+            key=unquote_plus(obj.key),
+            version_id=obj.version_id,
+            etag=obj.etag,
+        )
+
+
+def deps() -> AwsDeps:
+    global DEPS
+    if DEPS is None:
+        DEPS = aws_deps(get_settings())
+    return DEPS
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=FinalizeRequest)
+    source = request.source()
+    run_id = request.run_id
+    if run_id is None:
+        assert source is not None  # the validator demands run_id or event
+        run_id = run_id_for(source.bucket, source.key, source.version_id or source.etag)
+    logger.append_keys(run_id=run_id)
+    d = deps()
+    summary = finalize_step(run_id, d.store, d.runs, d.items, d.events, failure=request.failure, source=source)
+    metrics.add_metric(name=f"Runs{summary.status.value.title()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="RunItems", unit=MetricUnit.Count, value=summary.items_total)
+    metrics.add_metric(name="RunCostUSD", unit=MetricUnit.NoUnit, value=summary.cost_usd)
+    logger.info("run finished", extra={"status": summary.status.value, "items": summary.items_total})
+    return {
+        "run_id": summary.run_id,
+        "status": summary.status.value,
+        "items_total": summary.items_total,
+        "failed_batches": len(summary.failed_batches),
+        "summary_key": summary.output.summary_key,
+    }

@@ -1,0 +1,1 @@
+"""AWS adapters: the only place importing boto3 and Powertools. Clients are injectable for tests."""

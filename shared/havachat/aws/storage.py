@@ -1,0 +1,49 @@
+"""S3 as the pipeline's scratch space and result store (JSON and JSONL objects)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+class S3Store:
+    """JSON/JSONL objects under one bucket; `get_json` returns None for a missing key. Thread safe."""
+
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self._s3 = client or boto3.client("s3")
+
+    def get_json(self, key: str) -> Any | None:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        return json.loads(response["Body"].read())
+
+    def put_json(self, key: str, value: Any) -> None:
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+
+    def put_jsonl(self, key: str, rows: Iterable[Any]) -> None:
+        body = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows)
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/x-ndjson")
+
+    def get_jsonl(self, key: str) -> list[Any]:
+        response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        return [json.loads(line) for line in response["Body"].read().decode().splitlines() if line.strip()]
+
+    def read_object(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes:
+        """An input object, at most `max_bytes + 1` bytes of it (enough for the size check to reject it)."""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{max_bytes}"}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        data: bytes = self._s3.get_object(**kwargs)["Body"].read()
+        return data

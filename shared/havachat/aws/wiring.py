@@ -1,0 +1,40 @@
+"""The AWS adapters a handler needs, built once per container from the settings (or injected by tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from havachat.aws.events import EventBridgePublisher
+from havachat.aws.items import DynamoItems
+from havachat.aws.runs import DynamoRuns
+from havachat.aws.storage import S3Store
+from havachat.settings import Settings
+
+
+@dataclass
+class AwsDeps:
+    settings: Settings
+    store: S3Store
+    runs: DynamoRuns
+    items: DynamoItems
+    events: EventBridgePublisher
+
+
+def aws_deps(settings: Settings, session: Any = None) -> AwsDeps:
+    """Adapters over the bucket, tables and bus named in `settings` (HAVACHAT_* set by the template)."""
+    missing = [name for name in ("data_bucket", "runs_table", "items_table") if not getattr(settings, name)]
+    if missing:
+        raise RuntimeError(f"missing configuration: {', '.join('HAVACHAT_' + m.upper() for m in missing)}")
+    assert settings.data_bucket and settings.runs_table and settings.items_table  # narrowed above, for mypy
+    session = session or boto3.session.Session(region_name=settings.aws_region)
+    dynamodb = session.resource("dynamodb")
+    return AwsDeps(
+        settings=settings,
+        store=S3Store(settings.data_bucket, session.client("s3")),
+        runs=DynamoRuns(settings.runs_table, dynamodb),
+        items=DynamoItems(settings.items_table, dynamodb),
+        events=EventBridgePublisher(settings.event_bus_name, session.client("events")),
+    )

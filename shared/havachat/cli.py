@@ -1,0 +1,320 @@
+"""`havachat`: validate, plan, run and export vocabulary lists from a terminal.
+
+Exit codes (also in the README):
+    0 success · 1 run failed · 2 usage error · 3 invalid input · 4 run partial · 5 missing credentials
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections import Counter
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from havachat.errors import InvalidVocabFile, MissingCredentials
+from havachat.export import EXPORTERS, ExportFormat
+from havachat.llm_port import StructuredLlm
+from havachat.models import LearningItem, Level, VocabList
+from havachat.pipeline import RunSummary
+from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_run, summarise_plan
+from havachat.settings import Provider, Settings
+from havachat.vocab import read_vocab_file
+
+app = typer.Typer(
+    help="Turn a vocabulary list into validated language-learning items with Claude.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    INVALID_INPUT = 3
+    PARTIAL = 4
+    MISSING_CREDENTIALS = 5
+
+
+FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, TSV, JSON or JSONL vocab file")]
+LanguageOpt = Annotated[str | None, typer.Option("--language", "-l", help="ISO 639 code, e.g. zh, ja, es")]
+LevelOpt = Annotated[str | None, typer.Option("--level", help="e.g. HSK1, N5, A1, TOPIK1 or any label")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Claude model id (default from settings)")]
+ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", min=1, help="batches in flight at once")]
+
+
+def _load(file: Path, settings: Settings) -> VocabList:
+    from havachat.vocab import VocabLimits
+
+    try:
+        return read_vocab_file(file, VocabLimits.from_settings(settings))
+    except InvalidVocabFile as invalid:
+        errors.print(f"[red]✗ {file} was rejected ({len(invalid.problems)} problem(s)):[/red]")
+        for problem in invalid.problems:
+            errors.print(f"  • {problem}", markup=False)
+        raise typer.Exit(ExitCode.INVALID_INPUT) from None
+
+
+def _context(vocab: VocabList, language: str | None, level: str | None) -> tuple[str, Level]:
+    """Language and level from the flags, else from the file's JSON envelope."""
+    chosen_language = (language or vocab.language or "").lower()
+    chosen_level = Level.parse(level) if level else vocab.level
+    if not chosen_language or chosen_level is None:
+        missing = " and ".join(n for n, v in (("--language", chosen_language), ("--level", chosen_level)) if not v)
+        errors.print(f"[red]✗ {vocab.source}: say which {missing} this list is for (e.g. --language zh --level HSK1)")
+        raise typer.Exit(ExitCode.USAGE)
+    return chosen_language, chosen_level
+
+
+def _settings(model: str | None = None, concurrency: int | None = None, provider: Provider | None = None) -> Settings:
+    overrides = {"model": model, "map_concurrency": concurrency, "provider": provider}
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Check a vocab file; list every problem with its row. Exit 3 if it is rejected."""
+    vocab = _load(file, Settings())
+    kinds = {item.kind.value for item in vocab.items}
+    console.print(f"[green]✓[/green] {file}: {len(vocab.items)} entries ({', '.join(sorted(kinds))}), valid")
+
+
+@app.command()
+def plan(
+    file: FileArg,
+    language: LanguageOpt = None,
+    level: LevelOpt = None,
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
+) -> None:
+    """Show the batches, tokens, calls, cost and time of a run next to one call per word."""
+    settings = _settings(model, concurrency)
+    vocab = _load(file, settings)
+    chosen_language, chosen_level = _context(vocab, language, level)
+    run_plan = plan_run(
+        vocab,
+        run_id="plan",
+        language=chosen_language,
+        level=chosen_level,
+        model=settings.model,
+        chunk_token_budget=settings.chunk_token_budget,
+        max_tokens=settings.max_tokens,
+        context_window_tokens=settings.context_window_tokens,
+    )
+    summary = summarise_plan(run_plan)
+    comparison = compare_designs(run_plan, vocab)
+    latency = LatencyModel()
+    batched_seconds = estimate_wall_seconds(
+        [b.estimated_output_tokens for b in run_plan.batches],
+        concurrency=settings.map_concurrency,
+        latency=latency,
+    )
+    per_word_output = math.ceil(comparison.per_word.output_tokens / max(1, comparison.per_word.calls))
+    per_word_seconds = estimate_wall_seconds(
+        [per_word_output] * comparison.per_word.calls, concurrency=1, latency=latency
+    )
+    if as_json:
+        document = {
+            "file": str(file),
+            "language": chosen_language,
+            "level": str(chosen_level),
+            "model": settings.model,
+            "concurrency": settings.map_concurrency,
+            "summary": summary.model_dump(),
+            "batches": [b.model_dump(mode="json") for b in run_plan.batches],
+            "designs": {
+                "one_call_per_word": {
+                    **comparison.per_word.model_dump(),
+                    "wall_seconds": round(per_word_seconds, 1),
+                },
+                "batched": {**comparison.batched.model_dump(), "wall_seconds": round(batched_seconds, 1)},
+            },
+        }
+        console.print_json(json.dumps(document, ensure_ascii=False))
+        return
+
+    console.print(
+        f"[bold]{file.name}[/bold]: {summary.words} words, {chosen_language} {chosen_level}, {settings.model}; "
+        f"{summary.chunks} chunk(s) x {summary.categories} categories = {summary.batches} batches"
+    )
+    table = Table(title="Estimated cost of a run (list prices, prompt caching on)")
+    for column in (
+        "design",
+        "calls",
+        "system-prompt tokens",
+        "input tokens",
+        "output tokens",
+        "cost USD",
+        "time",
+    ):
+        table.add_column(column, justify="left" if column == "design" else "right")
+    for name, cost, seconds in (
+        ("one call per word, sequential", comparison.per_word, per_word_seconds),
+        (f"category batches, {settings.map_concurrency} in parallel", comparison.batched, batched_seconds),
+    ):
+        table.add_row(
+            name,
+            f"{cost.calls:,}",
+            f"{cost.system_prompt_tokens:,}",
+            f"{cost.input_tokens:,}",
+            f"{cost.output_tokens:,}",
+            f"{cost.cost_usd_cached:.2f}",
+            f"{seconds:,.0f} s",
+        )
+    console.print(table)
+
+
+@app.command(name="export")
+def export_items(
+    run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="a run's --out directory")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv, anki (Anki text import) or jsonl")] = (
+        ExportFormat.CSV
+    ),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")] = None,
+) -> None:
+    """Export a run's items to CSV (formula-safe), Anki's text import, or JSONL."""
+    items_file = run_dir / "items.jsonl"
+    if not items_file.exists():
+        errors.print(f"[red]✗ {items_file} not found: is {run_dir} the --out directory of `havachat run`?")
+        raise typer.Exit(ExitCode.USAGE)
+    lines = items_file.read_text(encoding="utf-8").splitlines()
+    items = [LearningItem.model_validate_json(line) for line in lines if line.strip()]
+    text = EXPORTERS[fmt](items)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        errors.print(f"[green]✓[/green] {len(items)} items written to {out}")
+
+
+ProviderOpt = Annotated[Provider | None, typer.Option("--provider", help="anthropic (API key) or bedrock (IAM)")]
+_EXIT_BY_STATUS = {"SUCCEEDED": ExitCode.OK, "PARTIAL": ExitCode.PARTIAL, "FAILED": ExitCode.FAILED}
+
+
+def _llm(settings: Settings) -> StructuredLlm:
+    """The LLM adapter, with credentials resolved now (before moto replaces the AWS environment)."""
+    from havachat.llm import AwsCredentials, make_llm
+
+    credentials = None
+    if settings.provider is Provider.BEDROCK:
+        import boto3
+
+        found = boto3.Session().get_credentials()
+        if found is None:
+            raise MissingCredentials(
+                "No AWS credentials for Bedrock: configure a profile or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                "or use --provider anthropic with ANTHROPIC_API_KEY."
+            )
+        frozen = found.get_frozen_credentials()
+        credentials = AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return make_llm(settings, aws_credentials=credentials)
+
+
+@app.command()
+def run(
+    file: FileArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="directory for items.jsonl and run.json")],
+    language: LanguageOpt = None,
+    level: LevelOpt = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    concurrency: ConcurrencyOpt = None,
+) -> None:
+    """Run the real state machine and handlers on embedded AWS (moto), calling Claude for each batch."""
+    from havachat.local.runner import BatchProgress, LocalPipeline
+
+    # moto notes the state machine fields it does not evaluate: noise for a CLI user.
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    settings = _settings(model, concurrency, provider)
+    vocab = _load(file, settings)
+    chosen_language, chosen_level = _context(vocab, language, level)
+    try:
+        llm = _llm(settings)
+    except MissingCredentials as missing:
+        errors.print(f"[red]✗ {missing}[/red]", highlight=False)
+        raise typer.Exit(ExitCode.MISSING_CREDENTIALS) from None
+
+    expected = plan_run(
+        vocab,
+        run_id="progress",
+        language=chosen_language,
+        level=chosen_level,
+        model=settings.model,
+        chunk_token_budget=settings.chunk_token_budget,
+        max_tokens=settings.max_tokens,
+        context_window_tokens=settings.context_window_tokens,
+    )
+    per_category = Counter(b.category.value for b in expected.batches)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+    ) as progress:
+        tasks = {name: progress.add_task(name, total=total) for name, total in per_category.items()}
+        seen: set[str] = set()
+
+        def advance(event: BatchProgress) -> None:
+            if event.ok and event.batch_id not in seen:
+                seen.add(event.batch_id)
+                progress.advance(tasks[event.batch_id.rsplit("-", 1)[0]])
+
+        out.mkdir(parents=True, exist_ok=True)
+        lambda_log = out / "lambda.log"
+        with (
+            lambda_log.open("w", encoding="utf-8") as log,
+            contextlib.redirect_stdout(log),
+            LocalPipeline(llm, settings=settings, progress=advance) as pipeline,
+        ):
+            result = pipeline.run_file(file, language=chosen_language, level=chosen_level.code)
+            items = pipeline.read_items(result.run_id) if result.run_id else []
+    wall_seconds = time.perf_counter() - started
+
+    summary = result.summary
+    if summary is None:
+        errors.print(f"[red]✗ the run did not finish: {result.execution_error}: {result.execution_cause}")
+        raise typer.Exit(ExitCode.FAILED)
+    (out / "items.jsonl").write_text("".join(i.model_dump_json() + "\n" for i in items), encoding="utf-8")
+    report = {**summary.model_dump(mode="json"), "wall_seconds": round(wall_seconds, 2)}
+    (out / "run.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _print_summary(summary, wall_seconds, out)
+    raise typer.Exit(_EXIT_BY_STATUS.get(summary.status.value, ExitCode.FAILED))
+
+
+def _print_summary(summary: RunSummary, wall_seconds: float, out: Path) -> None:
+    table = Table(title=f"Run {summary.run_id}: {summary.status.value} in {wall_seconds:.1f} s")
+    for column in ("category", "items", "calls", "input", "cache write", "cache read", "output", "cost USD"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    rows = [(name, summary.counts_by_category.get(name, 0), usage) for name, usage in summary.usage_by_category.items()]
+    for name, count, usage in [*sorted(rows), ("total", summary.items_total, summary.usage)]:
+        table.add_row(
+            name,
+            str(count),
+            str(usage.calls),
+            f"{usage.input_tokens:,}",
+            f"{usage.cache_write_tokens:,}",
+            f"{usage.cache_read_tokens:,}",
+            f"{usage.output_tokens:,}",
+            f"{usage.cost_usd:.4f}",
+        )
+    console.print(table)
+    for failed in summary.failed_batches:
+        errors.print(f"[yellow]! batch {failed.batch_id} failed: {failed.error_type}: {failed.message}")
+    for problem in summary.problems:
+        errors.print(f"[red]✗ {problem}", markup=False)
+    console.print(f"items: {out / 'items.jsonl'}  run record: {out / 'run.json'}  Lambda logs: {out / 'lambda.log'}")

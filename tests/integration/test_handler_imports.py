@@ -1,0 +1,49 @@
+"""Plan and Finalize make no LLM call: importing them must not load anthropic or instructor (~2 s)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+_PROBE = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("handler_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+print(json.dumps(sorted(m for m in ("anthropic", "instructor", "openai", "httpx2") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("function", ["plan", "finalize"])
+def test_light_handlers_do_not_import_the_llm_stack(function: str) -> None:
+    handler = ROOT / "functions" / function / "app.py"
+
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(handler)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_generate_batch_does_import_it() -> None:
+    handler = ROOT / "functions" / "generate_batch" / "app.py"
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(handler)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert "anthropic" in json.loads(done.stdout.strip().splitlines()[-1])

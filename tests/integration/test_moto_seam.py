@@ -1,0 +1,48 @@
+"""Guard: the local runner routes moto's docker-less Lambda invoke to the real handlers.
+
+If moto changes `LambdaSimpleBackend.invoke` (name, module or parameters), or stops sending
+Step Functions' lambda:invoke through it, these tests fail here rather than as a mystery in the
+end-to-end tests. Pinned: moto==5.2.5 (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import moto
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from havachat.llm import InstructorClaude
+from havachat.local.runner import LocalPipeline
+from havachat.settings import Settings
+from tests.fakes.fake_claude import FakeClaude
+from tests.helpers import ROOT
+
+
+def test_moto_version_is_the_pinned_one() -> None:
+    assert moto.__version__ == "5.2.5", "the runner patches moto internals; re-check the seam before upgrading"
+
+
+def test_the_seam_has_the_signature_the_runner_replaces() -> None:
+    parameters = list(inspect.signature(LambdaSimpleBackend.invoke).parameters)
+    assert parameters == ["self", "function_name", "qualifier", "body", "headers", "response_headers"]
+
+
+def test_a_lambda_invoke_reaches_the_real_handler_and_errors_keep_their_class_name(
+    local: LocalPipeline,
+) -> None:
+    response = local.awslambda.invoke(FunctionName="FinalizeFunction", Payload=json.dumps({"nothing": 1}).encode())
+
+    assert response["FunctionError"] == "Unhandled"
+    body = json.loads(response["Payload"].read())
+    assert body["errorType"] == "ValidationError"  # the handler parsed the event and rejected it
+
+
+def test_the_seam_is_patched_only_while_the_runner_is_open(fake_claude: FakeClaude) -> None:
+    original = LambdaSimpleBackend.invoke
+
+    with LocalPipeline(InstructorClaude(fake_claude.client(), model=Settings().model), root=ROOT):
+        assert LambdaSimpleBackend.invoke is not original
+
+    assert LambdaSimpleBackend.invoke is original
