@@ -318,3 +318,7 @@ def _print_summary(summary: RunSummary, wall_seconds: float, out: Path) -> None:
     for problem in summary.problems:
         errors.print(f"[red]✗ {problem}", markup=False)
     console.print(f"items: {out / 'items.jsonl'}  run record: {out / 'run.json'}  Lambda logs: {out / 'lambda.log'}")
+
+
+if __name__ == "__main__":
+    app()
