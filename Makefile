@@ -15,7 +15,8 @@ $(BIN)/havachat: pyproject.toml
 
 setup: $(BIN)/havachat ## Create .venv with the app, its CLI and the dev tools
 
-demo: setup ## Run the main job on the sample HSK 1 list, on embedded AWS (moto)
+demo: setup ## Plan, then run the main job on the sample HSK 1 list on embedded AWS (moto)
+	$(BIN)/havachat plan $(SAMPLE) --language zh --level HSK1
 	$(BIN)/havachat run $(SAMPLE) --language zh --level HSK1 --out $(OUT)
 
 lint: setup
@@ -25,8 +26,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup ## pytest; exit 5 (no tests collected) is a failure here too
-	$(BIN)/pytest
+unit: setup ## pytest; exit 5 (no tests collected) is reported and fails
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; fi; exit $$rc
 
 infra: ## sam validate --lint, cfn-lint, checkov, statelint (tools in .tools/)
 	bash scripts/install-infra-tools.sh

@@ -19,7 +19,7 @@ from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm import InstructorClaude
 from havachat.llm_port import LlmRequest
 from havachat.models import Category, Level, VocabList
-from havachat.planning import estimate_tokens, per_word_message, plan_run
+from havachat.planning import estimate_tokens, per_word_message, plan_with_settings
 from havachat.prompts import system_prompt
 from havachat.settings import Settings
 from havachat.vocab import read_vocab_file
@@ -50,15 +50,7 @@ def per_word(vocab: VocabList, language: str, level: Level, max_tokens: int) -> 
 
 def batched(vocab: VocabList, language: str, level: Level, settings: Settings) -> Design:
     def run(llm: InstructorClaude) -> list[CallUsage]:
-        plan = plan_run(
-            vocab,
-            run_id="bench",
-            language=language,
-            level=level,
-            model=llm.model,
-            chunk_token_budget=settings.chunk_token_budget,
-            max_tokens=settings.max_tokens,
-        )
+        plan = plan_with_settings(vocab, settings, run_id="bench", language=language, level=level)
         attempts: list[CallUsage] = []
         for spec in plan.batches:
             words = vocab.items[spec.word_start : spec.word_end]

@@ -16,9 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, model_validator
 
 from havachat.aws.observability import logger, metrics, tracer
-from havachat.aws.wiring import AwsDeps, aws_deps
+from havachat.aws.wiring import AwsDeps, container_deps
 from havachat.pipeline import S3Object, finalize_step, run_id_for
-from havachat.settings import get_settings
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
 
@@ -49,10 +48,7 @@ class FinalizeRequest(BaseModel):
 
 
 def deps() -> AwsDeps:
-    global DEPS
-    if DEPS is None:
-        DEPS = aws_deps(get_settings())
-    return DEPS
+    return DEPS or container_deps()
 
 
 @logger.inject_lambda_context(clear_state=True)

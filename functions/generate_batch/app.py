@@ -14,21 +14,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from havachat.aws.observability import EmfBatchMetrics, logger, tracer
 from havachat.aws.secrets import anthropic_api_key
-from havachat.aws.wiring import AwsDeps, aws_deps
+from havachat.aws.wiring import AwsDeps, container_deps
 from havachat.llm import make_llm
 from havachat.llm_port import StructuredLlm
 from havachat.pipeline import BatchInput, generate_step
-from havachat.settings import get_settings
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
 LLM: StructuredLlm | None = None
 
 
 def deps() -> AwsDeps:
-    global DEPS
-    if DEPS is None:
-        DEPS = aws_deps(get_settings())
-    return DEPS
+    return DEPS or container_deps()
 
 
 def llm() -> StructuredLlm:

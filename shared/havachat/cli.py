@@ -26,7 +26,7 @@ from havachat.export import EXPORTERS, ExportFormat
 from havachat.llm_port import StructuredLlm
 from havachat.models import LearningItem, Level, VocabList
 from havachat.pipeline import RunSummary
-from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_run, summarise_plan
+from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_with_settings, summarise_plan
 from havachat.settings import Provider, Settings
 from havachat.vocab import read_vocab_file
 
@@ -104,16 +104,7 @@ def plan(
     settings = _settings(model, concurrency)
     vocab = _load(file, settings)
     chosen_language, chosen_level = _context(vocab, language, level)
-    run_plan = plan_run(
-        vocab,
-        run_id="plan",
-        language=chosen_language,
-        level=chosen_level,
-        model=settings.model,
-        chunk_token_budget=settings.chunk_token_budget,
-        max_tokens=settings.max_tokens,
-        context_window_tokens=settings.context_window_tokens,
-    )
+    run_plan = plan_with_settings(vocab, settings, run_id="plan", language=chosen_language, level=chosen_level)
     summary = summarise_plan(run_plan)
     comparison = compare_designs(run_plan, vocab)
     latency = LatencyModel()
@@ -247,16 +238,7 @@ def run(
         errors.print(f"[red]✗ {missing}[/red]", highlight=False)
         raise typer.Exit(ExitCode.MISSING_CREDENTIALS) from None
 
-    expected = plan_run(
-        vocab,
-        run_id="progress",
-        language=chosen_language,
-        level=chosen_level,
-        model=settings.model,
-        chunk_token_budget=settings.chunk_token_budget,
-        max_tokens=settings.max_tokens,
-        context_window_tokens=settings.context_window_tokens,
-    )
+    expected = plan_with_settings(vocab, settings, run_id="progress", language=chosen_language, level=chosen_level)
     per_category = Counter(b.category.value for b in expected.batches)
     started = time.perf_counter()
     with Progress(

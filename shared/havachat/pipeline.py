@@ -29,7 +29,7 @@ from havachat.generation import generate_batch
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import StructuredLlm
 from havachat.models import BatchSpec, Category, LearningItem, Level, RunPlan, VocabList
-from havachat.planning import plan_run
+from havachat.planning import plan_with_settings
 from havachat.postprocess import dedupe_items
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, context_from_key, parse_vocab
@@ -297,16 +297,7 @@ def plan_step(
     try:
         vocab, language, level = _read_vocab(source, data, settings)
         try:
-            plan = plan_run(
-                vocab,
-                run_id=run_id,
-                language=language,
-                level=level,
-                model=settings.model,
-                chunk_token_budget=settings.chunk_token_budget,
-                max_tokens=settings.max_tokens,
-                context_window_tokens=settings.context_window_tokens,
-            )
+            plan = plan_with_settings(vocab, settings, run_id=run_id, language=language, level=level)
         except ValueError as exc:  # nothing to plan
             raise InvalidVocabFile([VocabProblem(source.key, str(exc))]) from exc
     except InvalidVocabFile as exc:

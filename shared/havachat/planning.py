@@ -27,6 +27,7 @@ from havachat.prompts import (
     render_word,
     system_prompt,
 )
+from havachat.settings import Settings
 
 # What `chunk_token_budget` should default to with this estimator. A batch costs ~2,600 estimated tokens
 # before any word (system prompt ~1,470, tool ~850, instructions ~250, mostly cache-read after the first
@@ -241,6 +242,20 @@ def plan_run(
         max_tokens=max_tokens,
         chunk_token_budget=chunk_token_budget,
         batches=batches,
+    )
+
+
+def plan_with_settings(vocab: VocabList, settings: Settings, *, run_id: str, language: str, level: Level) -> RunPlan:
+    """`plan_run` with the model, budgets and limits of `settings` (what Plan, the CLI and the bench use)."""
+    return plan_run(
+        vocab,
+        run_id=run_id,
+        language=language,
+        level=level,
+        model=settings.model,
+        chunk_token_budget=settings.chunk_token_budget,
+        max_tokens=settings.max_tokens,
+        context_window_tokens=settings.context_window_tokens,
     )
 
 

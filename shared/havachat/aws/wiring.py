@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -11,7 +12,7 @@ from havachat.aws.events import EventBridgePublisher
 from havachat.aws.items import DynamoItems
 from havachat.aws.runs import DynamoRuns
 from havachat.aws.storage import S3Store
-from havachat.settings import Settings
+from havachat.settings import Settings, get_settings
 
 
 @dataclass
@@ -38,3 +39,9 @@ def aws_deps(settings: Settings, session: Any = None) -> AwsDeps:
         items=DynamoItems(settings.items_table, dynamodb),
         events=EventBridgePublisher(settings.event_bus_name, session.client("events")),
     )
+
+
+@lru_cache(maxsize=1)
+def container_deps() -> AwsDeps:
+    """The adapters of this Lambda container, built on first use and kept while it is warm."""
+    return aws_deps(get_settings())
