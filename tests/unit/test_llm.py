@@ -207,7 +207,7 @@ def test_parallel_calls_keep_their_usage_apart() -> None:
 
 
 def test_the_fake_answers_prompts_built_by_the_prompts_module() -> None:
-    prompts = pytest.importorskip("havachat.prompts")
+    from havachat import prompts
     from havachat.models import Category, Level, VocabItem
 
     words = [VocabItem(word=w["word"], romanization=w["romanization"], definition=w["definition"]) for w in WORDS]
