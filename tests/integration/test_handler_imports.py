@@ -20,30 +20,24 @@ print(json.dumps(sorted(m for m in ("anthropic", "instructor", "openai", "httpx2
 """
 
 
-@pytest.mark.parametrize("function", ["plan", "finalize"])
-def test_light_handlers_do_not_import_the_llm_stack(function: str) -> None:
-    handler = ROOT / "functions" / function / "app.py"
-
+def _llm_modules_imported_by(function: str) -> list[str]:
+    """The LLM-stack modules that importing `functions/<function>/app.py` loads, in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(handler)],
+        [sys.executable, "-c", _PROBE, str(ROOT / "functions" / function / "app.py")],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
         env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"},
     )
+    modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return modules
 
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+@pytest.mark.parametrize("function", ["plan", "finalize"])
+def test_light_handlers_do_not_import_the_llm_stack(function: str) -> None:
+    assert _llm_modules_imported_by(function) == []
 
 
 def test_generate_batch_does_import_it() -> None:
-    handler = ROOT / "functions" / "generate_batch" / "app.py"
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(handler)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={"PATH": "", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"},
-    )
-    assert "anthropic" in json.loads(done.stdout.strip().splitlines()[-1])
+    assert "anthropic" in _llm_modules_imported_by("generate_batch")
