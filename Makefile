@@ -15,9 +15,12 @@ $(BIN)/havachat: pyproject.toml
 
 setup: $(BIN)/havachat ## Create .venv with the app, its CLI and the dev tools
 
-demo: setup ## Plan, then run the main job on the sample HSK 1 list on embedded AWS (moto)
+# Without ANTHROPIC_API_KEY the run uses the offline generator (PROVIDER=auto); PROVIDER=offline forces it.
+PROVIDER ?= auto
+
+demo: setup ## Plan, then run the main job on the sample HSK 1 list on embedded AWS (moto); offline without a key
 	$(BIN)/havachat plan $(SAMPLE) --language zh --level HSK1
-	$(BIN)/havachat run $(SAMPLE) --language zh --level HSK1 --out $(OUT)
+	$(BIN)/havachat run $(SAMPLE) --language zh --level HSK1 --out $(OUT) --provider $(PROVIDER)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -36,8 +39,8 @@ infra: ## sam validate --lint, cfn-lint, checkov, statelint (tools in .tools/)
 
 test: lint typecheck unit infra ## Everything CI runs
 
-bench: setup ## Benchmarks (figures for the README and closing notes)
-	$(BIN)/python -m bench.calls_per_design
+bench: setup ## Benchmarks on a latency-modelled fake Claude: prints the tables of docs/PERFORMANCE.md (~10 min)
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam out .pytest_cache .mypy_cache .ruff_cache

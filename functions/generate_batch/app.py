@@ -15,23 +15,30 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from havachat.aws.observability import EmfBatchMetrics, logger, tracer
 from havachat.aws.secrets import anthropic_api_key
 from havachat.aws.wiring import AwsDeps, container_deps
+from havachat.generation import BatchGenerator
 from havachat.llm import make_llm
 from havachat.llm_port import StructuredLlm
+from havachat.offline import OfflineGenerator
 from havachat.pipeline import BatchInput, generate_step
+from havachat.settings import Provider, resolve_provider
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
-LLM: StructuredLlm | None = None
+LLM: StructuredLlm | BatchGenerator | None = None
 
 
 def deps() -> AwsDeps:
     return DEPS or container_deps()
 
 
-def llm() -> StructuredLlm:
+def llm() -> StructuredLlm | BatchGenerator:
+    """Claude (API key from Secrets Manager, or Bedrock), or the offline generator with HAVACHAT_PROVIDER=offline."""
     global LLM
     if LLM is None:
-        settings = deps().settings
-        LLM = make_llm(settings, api_key=anthropic_api_key(settings))
+        settings = resolve_provider(deps().settings)
+        if settings.provider is Provider.OFFLINE:
+            LLM = OfflineGenerator()
+        else:
+            LLM = make_llm(settings, api_key=anthropic_api_key(settings))
     return LLM
 
 

@@ -1,4 +1,4 @@
-"""`havachat`: validate, plan, run and export vocabulary lists from a terminal.
+"""`havachat`: validate, plan, run, export and write Stage 2 content for vocabulary lists from a terminal.
 
 Exit codes (also in the README):
     0 success · 1 run failed · 2 usage error · 3 invalid input · 4 run partial · 5 missing credentials
@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,12 +23,15 @@ from rich.table import Table
 
 from havachat.errors import InvalidVocabFile, MissingCredentials
 from havachat.export import EXPORTERS, ExportFormat
-from havachat.llm_port import StructuredLlm
-from havachat.models import LearningItem, Level, VocabList
+from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline import RunSummary
 from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_with_settings, summarise_plan
-from havachat.settings import Provider, Settings
+from havachat.settings import Provider, Settings, resolve_provider
 from havachat.vocab import read_vocab_file
+
+if TYPE_CHECKING:
+    from havachat.llm import InstructorClaude
+    from havachat.offline import OfflineGenerator
 
 app = typer.Typer(
     help="Turn a vocabulary list into validated language-learning items with Claude.",
@@ -191,11 +194,18 @@ def export_items(
         errors.print(f"[green]✓[/green] {len(items)} items written to {out}")
 
 
-ProviderOpt = Annotated[Provider | None, typer.Option("--provider", help="anthropic (API key) or bedrock (IAM)")]
+ProviderOpt = Annotated[
+    Provider | None,
+    typer.Option(
+        "--provider",
+        help="auto (default: anthropic if ANTHROPIC_API_KEY is set, else offline), anthropic (API key), "
+        "bedrock (IAM) or offline (no LLM: dictionary-derived pronunciation and writing-system items)",
+    ),
+]
 _EXIT_BY_STATUS = {"SUCCEEDED": ExitCode.OK, "PARTIAL": ExitCode.PARTIAL, "FAILED": ExitCode.FAILED}
 
 
-def _llm(settings: Settings) -> StructuredLlm:
+def _llm(settings: Settings) -> InstructorClaude:
     """The LLM adapter, with credentials resolved now (before moto replaces the AWS environment)."""
     from havachat.llm import AwsCredentials, make_llm
 
@@ -214,6 +224,16 @@ def _llm(settings: Settings) -> StructuredLlm:
     return make_llm(settings, aws_credentials=credentials)
 
 
+def _generator(settings: Settings, language: str) -> InstructorClaude | OfflineGenerator:
+    """The offline generator (saying in one line what it gives and what needs an LLM), else the LLM."""
+    from havachat.offline import OfflineGenerator, offline_note
+
+    if settings.provider is Provider.OFFLINE:
+        errors.print(f"[yellow]! {offline_note(language)}[/yellow]", highlight=False)
+        return OfflineGenerator()
+    return _llm(settings)
+
+
 @app.command()
 def run(
     file: FileArg,
@@ -229,11 +249,11 @@ def run(
 
     # moto notes the state machine fields it does not evaluate: noise for a CLI user.
     logging.getLogger("moto").setLevel(logging.ERROR)
-    settings = _settings(model, concurrency, provider)
+    settings = resolve_provider(_settings(model, concurrency, provider))
     vocab = _load(file, settings)
     chosen_language, chosen_level = _context(vocab, language, level)
     try:
-        llm = _llm(settings)
+        generator = _generator(settings, chosen_language)
     except MissingCredentials as missing:
         errors.print(f"[red]✗ {missing}[/red]", highlight=False)
         raise typer.Exit(ExitCode.MISSING_CREDENTIALS) from None
@@ -261,7 +281,7 @@ def run(
         with (
             lambda_log.open("w", encoding="utf-8") as log,
             contextlib.redirect_stdout(log),
-            LocalPipeline(llm, settings=settings, progress=advance) as pipeline,
+            LocalPipeline(generator, settings=settings, progress=advance) as pipeline,
         ):
             result = pipeline.run_file(file, language=chosen_language, level=chosen_level.code)
             items = pipeline.read_items(result.run_id) if result.run_id else []
@@ -272,6 +292,7 @@ def run(
         errors.print(f"[red]✗ the run did not finish: {result.execution_error}: {result.execution_cause}")
         raise typer.Exit(ExitCode.FAILED)
     (out / "items.jsonl").write_text("".join(i.model_dump_json() + "\n" for i in items), encoding="utf-8")
+    (out / "vocab.json").write_text(vocab.model_dump_json(), encoding="utf-8")  # for `havachat content`
     report = {**summary.model_dump(mode="json"), "wall_seconds": round(wall_seconds, 2)}
     (out / "run.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     _print_summary(summary, wall_seconds, out)
@@ -280,13 +301,24 @@ def run(
 
 def _print_summary(summary: RunSummary, wall_seconds: float, out: Path) -> None:
     table = Table(title=f"Run {summary.run_id}: {summary.status.value} in {wall_seconds:.1f} s")
-    for column in ("category", "items", "calls", "input", "cache write", "cache read", "output", "cost USD"):
+    columns = ("category", "items", "coverage", "readings ✗/?", "calls", "input", "cache write", "cache read")
+    for column in (*columns, "output", "cost USD"):
         table.add_column(column, justify="left" if column == "category" else "right")
-    rows = [(name, summary.counts_by_category.get(name, 0), usage) for name, usage in summary.usage_by_category.items()]
-    for name, count, usage in [*sorted(rows), ("total", summary.items_total, summary.usage)]:
+    readings = summary.readings
+    rows = [
+        (name, summary.counts_by_category.get(name, 0), summary.coverage.by_category.get(name), usage)
+        for name, usage in summary.usage_by_category.items()
+    ]
+    for name, count, covered, usage in [
+        *sorted(rows),
+        ("total", summary.items_total, summary.coverage.overall, summary.usage),
+    ]:
+        flags = readings.by_category.get(name) if name != "total" else readings
         table.add_row(
             name,
             str(count),
+            f"{covered:.0%}" if covered is not None else "",
+            f"{flags.mismatches}/{flags.ambiguous}" if readings.checked and flags is not None else "",
             str(usage.calls),
             f"{usage.input_tokens:,}",
             f"{usage.cache_write_tokens:,}",
@@ -295,11 +327,123 @@ def _print_summary(summary: RunSummary, wall_seconds: float, out: Path) -> None:
             f"{usage.cost_usd:.4f}",
         )
     console.print(table)
+    console.print(
+        f"coverage: {summary.coverage.overall:.0%} of {summary.coverage.words} words are cited by an item; "
+        f"merged: {summary.duplicates_removed} duplicates, {summary.merged_similar} same-feature items, "
+        f"{summary.merged_with_earlier_runs} features of earlier runs"
+    )
+    if readings.checked:
+        console.print(
+            f"readings: {readings.mismatches} mismatched and {readings.ambiguous} ambiguous (heteronym) "
+            f"romanizations in {readings.examples_checked} examples; input: {readings.input.filled} filled, "
+            f"{readings.input.mismatches} mismatched, {readings.input.ambiguous} ambiguous of {readings.input.checked}"
+        )
+    if summary.categories_needing_llm:
+        errors.print(
+            f"[yellow]! offline run: {', '.join(summary.categories_needing_llm)} need an LLM "
+            "(set ANTHROPIC_API_KEY, or --provider bedrock)[/yellow]",
+            highlight=False,
+        )
     for failed in summary.failed_batches:
         errors.print(f"[yellow]! batch {failed.batch_id} failed: {failed.error_type}: {failed.message}")
     for problem in summary.problems:
         errors.print(f"[red]✗ {problem}", markup=False)
     console.print(f"items: {out / 'items.jsonl'}  run record: {out / 'run.json'}  Lambda logs: {out / 'lambda.log'}")
+
+
+@app.command()
+def content(
+    run_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="a run's --out directory")],
+    conversations: Annotated[int | None, typer.Option("--conversations", min=0, max=100, help="default 3")] = None,
+    stories: Annotated[int | None, typer.Option("--stories", min=0, max=100, help="default 3")] = None,
+    vocab_file: Annotated[
+        Path | None,
+        typer.Option("--vocab", exists=True, dir_okay=False, help="the run's vocab file (default RUN_DIR/vocab.json)"),
+    ] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Stage 2: conversations and stories from a run's items (RUN_DIR/items.jsonl), written to RUN_DIR/content.json."""
+    from havachat.content import ContentGenerationFailed, generate_content
+
+    items_file, run_file = run_dir / "items.jsonl", run_dir / "run.json"
+    for needed in (items_file, run_file):
+        if not needed.exists():
+            errors.print(f"[red]✗ {needed} not found: is {run_dir} the --out directory of `havachat run`?")
+            raise typer.Exit(ExitCode.USAGE)
+    run_record = json.loads(run_file.read_text(encoding="utf-8"))
+    lines = items_file.read_text(encoding="utf-8").splitlines()
+    items = [LearningItem.model_validate_json(line) for line in lines if line.strip()]
+    if not items or not run_record.get("language") or not run_record.get("level"):
+        errors.print(
+            f"[red]✗ {run_dir}: the run has no items (status {run_record.get('status')}): nothing to write from"
+        )
+        raise typer.Exit(ExitCode.FAILED)
+    overrides = {"content_conversations": conversations, "content_stories": stories}
+    settings = _settings(model, None, provider).model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if vocab_file is not None:
+        words = _load(vocab_file, settings).items
+    elif (run_dir / "vocab.json").exists():
+        words = VocabList.model_validate_json((run_dir / "vocab.json").read_text(encoding="utf-8")).items
+    else:
+        errors.print(f"[yellow]! no {run_dir / 'vocab.json'} and no --vocab: checking against the items' words only")
+        words = [VocabItem(word=w) for w in dict.fromkeys(w for item in items for w in item.source_words)]
+    try:
+        llm = _llm(settings)
+    except MissingCredentials as missing:
+        errors.print(f"[red]✗ {missing}[/red]", highlight=False)
+        raise typer.Exit(ExitCode.MISSING_CREDENTIALS) from None
+
+    try:
+        document = generate_content(
+            items,
+            words,
+            run_id=str(run_record.get("run_id") or run_dir.name),
+            language=run_record["language"],
+            level=Level.parse(run_record["level"]),
+            llm=llm,
+            conversations=settings.content_conversations,
+            stories=settings.content_stories,
+            max_tokens=settings.max_tokens,
+            chunk_token_budget=settings.content_token_budget,
+            context_window_tokens=settings.context_window_tokens,
+            max_split_depth=settings.max_split_depth,
+            concurrency=settings.map_concurrency,
+        )
+    except ContentGenerationFailed as failed:
+        for chunk_id, error in failed.errors.items():
+            errors.print(f"[red]✗ {chunk_id}: {type(error).__name__}: {error}", markup=False)
+        raise typer.Exit(
+            ExitCode.MISSING_CREDENTIALS
+            if all(isinstance(e, MissingCredentials) for e in failed.errors.values())
+            else ExitCode.FAILED
+        ) from None
+    out = run_dir / "content.json"
+    out.write_text(document.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    summary = document.summary
+    table = Table(title=f"Content of run {document.run_id}")
+    for column in ("kind", "requested", "written", "calls", "input", "output", "cost USD"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for kind, usage in sorted(summary.usage_by_kind.items()):
+        table.add_row(
+            kind,
+            str(summary.requested.get(kind, 0)),
+            str(summary.produced.get(kind, 0)),
+            str(usage.calls),
+            f"{usage.input_tokens:,}",
+            f"{usage.output_tokens:,}",
+            f"{usage.cost_usd:.4f}",
+        )
+    console.print(table)
+    if summary.dropped_pieces or summary.removed_item_ids or summary.removed_vocab_words:
+        errors.print(
+            f"[yellow]! citations checked: {summary.dropped_pieces} piece(s) dropped, {summary.removed_item_ids} "
+            f"unknown item id(s) and {summary.removed_vocab_words} unknown word(s) removed"
+        )
+    if summary.out_of_level_words:
+        shown = ", ".join(summary.out_of_level_words[:20])
+        errors.print(f"[yellow]! {len(summary.out_of_level_words)} word(s) outside the level: {shown}", markup=False)
+    console.print(f"content: {out}")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
-from havachat.errors import LlmOutputTruncated
+from havachat.errors import LlmError, LlmOutputTruncated
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import StructuredLlm
-from havachat.models import BatchSpec, LearningItem, Level, Provenance, VocabItem
+from havachat.models import BatchSpec, Category, LearningItem, Level, Provenance, VocabItem, VocabKind
 from havachat.postprocess import dedupe_items, finish_items
-from havachat.prompts import PROMPT_VERSION, build_request
+from havachat.prompts import PROMPT_VERSION, build_request, quantity_guidance, words_for_category
+
+FOLLOWUP_CATEGORIES = frozenset({Category.PRONUNCIATION, Category.WRITING_SYSTEM, Category.LITERACY})
+"""Categories where an item per word makes sense, so a word no item cited is worth one more call."""
 
 
 @dataclass
@@ -28,6 +32,57 @@ class BatchResult:
     dropped_duplicates: int = 0
     splits: int = 0
     attempts: list[CallUsage] = field(default_factory=list)
+    followup_words: int = 0
+    followup_error: str | None = None
+
+
+class BatchGenerator(Protocol):
+    """Makes the items of one batch: an LLM (`LlmBatchGenerator`) or the dictionaries (`OfflineGenerator`)."""
+
+    @property
+    def model(self) -> str: ...
+
+    def generate_batch(
+        self, spec: BatchSpec, words: Sequence[VocabItem], *, language: str, level: Level, run_id: str
+    ) -> BatchResult: ...
+
+
+@dataclass
+class LlmBatchGenerator:
+    """`generate_batch` over a `StructuredLlm`."""
+
+    llm: StructuredLlm
+    max_tokens: int
+    max_split_depth: int = 3
+    coverage_followup: bool = False
+
+    @property
+    def model(self) -> str:
+        return self.llm.model
+
+    def generate_batch(
+        self, spec: BatchSpec, words: Sequence[VocabItem], *, language: str, level: Level, run_id: str
+    ) -> BatchResult:
+        return generate_batch(
+            spec,
+            words,
+            language=language,
+            level=level,
+            run_id=run_id,
+            llm=self.llm,
+            max_tokens=self.max_tokens,
+            max_split_depth=self.max_split_depth,
+            coverage_followup=self.coverage_followup,
+        )
+
+
+def as_generator(
+    source: StructuredLlm | BatchGenerator, *, max_tokens: int, max_split_depth: int, coverage_followup: bool
+) -> BatchGenerator:
+    """A generator as is; an LLM wrapped in `LlmBatchGenerator` (so callers may pass either)."""
+    if hasattr(source, "generate_batch"):
+        return cast(BatchGenerator, source)
+    return LlmBatchGenerator(cast(StructuredLlm, source), max_tokens, max_split_depth, coverage_followup)
 
 
 def generate_batch(
@@ -40,25 +95,77 @@ def generate_batch(
     llm: StructuredLlm,
     max_tokens: int,
     max_split_depth: int = 3,
+    coverage_followup: bool = False,
 ) -> BatchResult:
-    """Generate the items of one batch; `words` is the batch's chunk of the vocabulary."""
+    """Generate the items of one batch; `words` is the batch's chunk of the vocabulary.
+
+    Only the entries the category sees (`words_for_category`: no grammar points outside idiom and
+    pattern) are sent and may be cited. With `coverage_followup`, a category of `FOLLOWUP_CATEGORIES`
+    asks once more about the words no item cited; a failed follow-up keeps the first answer's items.
+    """
+    words = words_for_category(spec.category, words)
     provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION)
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
-    _generate_into(
-        result,
-        words,
-        (spec.target_items_min, spec.target_items_max),
-        spec=spec,
-        language=language,
-        level=level,
-        llm=llm,
-        provenance=provenance,
-        max_tokens=max_tokens,
-        depth_left=max_split_depth,
-    )
+    try:
+        _generate_into(
+            result,
+            words,
+            (spec.target_items_min, spec.target_items_max),
+            spec=spec,
+            language=language,
+            level=level,
+            llm=llm,
+            provenance=provenance,
+            max_tokens=max_tokens,
+            depth_left=max_split_depth,
+        )
+    except LlmError as failed:  # the batch's error carries every attempt it spent, earlier halves' included
+        recorded = {id(attempt) for attempt in result.attempts}
+        failed.usage = [*result.attempts, *(u for u in failed.usage if id(u) not in recorded)]
+        raise
+    if coverage_followup and spec.category in FOLLOWUP_CATEGORIES:
+        _follow_up(result, words, spec=spec, language=language, level=level, llm=llm, provenance=provenance,
+                   max_tokens=max_tokens, max_split_depth=max_split_depth)  # fmt: skip
     result.items, cross_half_duplicates = dedupe_items(result.items)
     result.dropped_duplicates += cross_half_duplicates
     return result
+
+
+def _follow_up(
+    result: BatchResult,
+    words: Sequence[VocabItem],
+    *,
+    spec: BatchSpec,
+    language: str,
+    level: Level,
+    llm: StructuredLlm,
+    provenance: Provenance,
+    max_tokens: int,
+    max_split_depth: int,
+) -> None:
+    """One more call with only the words no item cited; its usage counts, its failure does not fail the batch."""
+    cited = {word for item in result.items for word in item.source_words}
+    missed = [w for w in words if w.kind is VocabKind.WORD and w.word not in cited]
+    if not missed:
+        return
+    result.followup_words = len(missed)
+    try:
+        _generate_into(
+            result,
+            missed,
+            quantity_guidance(spec.category, len(missed), max_tokens=max_tokens),
+            spec=spec,
+            language=language,
+            level=level,
+            llm=llm,
+            provenance=provenance,
+            max_tokens=max_tokens,
+            depth_left=max_split_depth,
+        )
+    except LlmError as exc:
+        if not isinstance(exc, LlmOutputTruncated):  # a truncated answer's usage is recorded where it is split
+            _record(result, [u for u in exc.usage if isinstance(u, CallUsage)])
+        result.followup_error = type(exc).__name__
 
 
 def _generate_into(

@@ -1,7 +1,7 @@
 """The LLM adapter: Claude through `instructor`, on the Anthropic API or on Amazon Bedrock.
 
 The only module that imports `anthropic` and `instructor` (about 2 s of imports): Plan and
-Finalize never import it. It implements `havachat.llm_port.StructuredLlm`.
+Finalize never import it. It implements `havachat.llm_port.StructuredLlm` and `StructuredContentLlm`.
 
 Retries are layered on purpose and none of them is repeated here:
 - the SDK retries 408/409/429/5xx/529 and transport errors `sdk_max_retries` times, honouring
@@ -44,7 +44,7 @@ from havachat.errors import (
     MissingCredentials,
 )
 from havachat.ledger import CallUsage
-from havachat.llm_port import LlmAnswer, LlmRequest
+from havachat.llm_port import LlmAnswer, LlmRequest, ModelT, StructuredAnswer
 from havachat.models import LearningItemBatch
 from havachat.settings import Provider, Settings
 
@@ -76,7 +76,8 @@ _SPEND_LIMIT_ERRORS: tuple[type[anthropic.APIStatusError], ...] = (
 
 
 class InstructorClaude:
-    """One structured call per request: system prefix cached, answer validated as `LearningItemBatch`.
+    """One structured call per request: system prefix cached, answer validated as `LearningItemBatch`
+    (`generate`) or as any pydantic model (`generate_structured`, for Stage 2 content).
 
     `client` is an `instructor.Instructor` built with `instructor.from_anthropic`, or a raw
     `anthropic.Anthropic` / `anthropic.AnthropicBedrock` client (wrapped here). Thread safe.
@@ -98,12 +99,22 @@ class InstructorClaude:
         self._service = "Bedrock" if isinstance(client.client, anthropic.AnthropicBedrock) else "Anthropic"
 
     def generate(self, request: LlmRequest) -> LlmAnswer:
+        """One category batch call, answered as a validated `LearningItemBatch`."""
+        batch, attempts = self._create(request, LearningItemBatch)
+        return LlmAnswer(batch=batch, attempts=attempts)
+
+    def generate_structured(self, request: LlmRequest, response_model: type[ModelT]) -> StructuredAnswer[ModelT]:
+        """The same call for any response model (Stage 2 content): same caching, retries, errors and usage."""
+        value, attempts = self._create(request, response_model)
+        return StructuredAnswer(value=value, attempts=attempts)
+
+    def _create(self, request: LlmRequest, response_model: type[ModelT]) -> tuple[ModelT, list[CallUsage]]:
         attempts: list[CallUsage] = []
         hooks = self._usage_hooks(attempts)
         try:
-            batch = self._client.create(
+            value = self._client.create(
                 model=self.model,
-                response_model=LearningItemBatch,
+                response_model=response_model,
                 max_retries=self.validation_max_retries,
                 max_tokens=request.max_tokens,
                 system=[{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
@@ -130,7 +141,7 @@ class InstructorClaude:
             raise  # neither the API nor the answer: a bug or a setup problem, left as instructor raised it
         except anthropic.AnthropicError as exc:
             raise self._translate(exc, attempts) from exc
-        return LlmAnswer(batch=batch, attempts=attempts)
+        return value, attempts
 
     def _usage_hooks(self, attempts: list[CallUsage]) -> Hooks:
         """Hooks for one call that append one `CallUsage` per answered attempt to `attempts`.

@@ -1,12 +1,16 @@
-"""What the domain needs from an LLM, without importing one: a request in, a validated batch out."""
+"""What the domain needs from an LLM, without importing one: a request in, a validated model out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from havachat.ledger import CallUsage
 from havachat.models import LearningItemBatch
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,14 @@ class LlmAnswer:
     attempts: list[CallUsage] = field(default_factory=list)
 
 
+@dataclass
+class StructuredAnswer(Generic[ModelT]):
+    """A validated answer of any response model and the usage of every attempt it took."""
+
+    value: ModelT
+    attempts: list[CallUsage] = field(default_factory=list)
+
+
 class StructuredLlm(Protocol):
     """Returns a validated `LearningItemBatch` or raises one of the `havachat.errors.Llm*` errors.
 
@@ -33,3 +45,11 @@ class StructuredLlm(Protocol):
     model: str
 
     def generate(self, request: LlmRequest) -> LlmAnswer: ...
+
+
+class StructuredContentLlm(Protocol):
+    """Like `StructuredLlm`, for any pydantic response model (Stage 2 content); same errors, same usage."""
+
+    model: str
+
+    def generate_structured(self, request: LlmRequest, response_model: type[ModelT]) -> StructuredAnswer[ModelT]: ...

@@ -135,6 +135,24 @@ class Provenance(BaseModel):
     generator: str = "llm"
 
 
+class ReadingStatus(StrEnum):
+    """How a romanization compares with the dictionary: `ambiguous` = a heteronym reading other than the likeliest."""
+
+    OK = "ok"
+    AMBIGUOUS = "ambiguous"
+    MISMATCH = "mismatch"
+
+
+class ReadingFlag(BaseModel):
+    """An example whose romanization the dictionary check did not confirm (see `havachat.readings`)."""
+
+    example: int = Field(description="Index of the example in `examples`")
+    text: str
+    given: str
+    expected: str = Field(description="The dictionary's likeliest reading")
+    status: ReadingStatus
+
+
 class LearningItem(GeneratedItem):
     """A learning item as stored in `items.jsonl`, S3 and DynamoDB."""
 
@@ -145,6 +163,7 @@ class LearningItem(GeneratedItem):
     level_min: str
     level_max: str
     provenance: Provenance
+    reading_flags: list[ReadingFlag] = Field(default_factory=list)
 
 
 def normalise_text(text: str) -> str:

@@ -6,7 +6,9 @@ unit tests). Every step is idempotent so Step Functions may retry it:
 
 - Plan: the run id is derived from the object version, the run record is created with a
   conditional put, and the execution that created it owns it (its own retries go on, any other
-  execution for the same object version is a duplicate and stops).
+  execution for the same object version is a duplicate and stops). Content already generated
+  with the same model, prompt and settings is reused instead of generated again, and a PARTIAL
+  or FAILED run can be resumed (`resume_step`): only the batches without output run again.
 - GenerateBatch: an existing batch output is returned without calling the LLM again.
 - Finalize: rewrites the same objects and items under the same keys.
 """
@@ -14,6 +16,7 @@ unit tests). Every step is idempotent so Step Functions may retry it:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import traceback
 from collections.abc import Iterable, Sequence
@@ -25,12 +28,14 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from havachat.errors import InvalidVocabFile, LlmError, VocabProblem
-from havachat.generation import generate_batch
+from havachat.generation import BatchGenerator, as_generator
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import StructuredLlm
-from havachat.models import BatchSpec, Category, LearningItem, Level, RunPlan, VocabList
+from havachat.models import BatchSpec, Category, LearningItem, Level, ReadingStatus, RunPlan, VocabList
+from havachat.offline import OFFLINE_MODEL
 from havachat.planning import plan_with_settings
-from havachat.postprocess import dedupe_items
+from havachat.postprocess import CatalogEntry, Coverage, coverage, dedupe_items, match_catalog, merge_similar
+from havachat.readings import ReadingsSummary, fill_romanization, flag_readings, summarise_readings
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, context_from_key, parse_vocab
 
@@ -77,6 +82,17 @@ class RunKeys:
         return f"results/{self.run_id}/run.json"
 
 
+def list_catalog_key(source: S3Object) -> str:
+    """The features taught by every run of one uploaded list (same bucket and key, any content)."""
+    digest = hashlib.sha256(f"{source.bucket}\x00{source.key}".encode()).hexdigest()[:24]
+    return f"catalog/{digest}/items.json"
+
+
+def content_index_key(content_key: str) -> str:
+    """`{"run_id"}` of the run whose batch outputs an upload with this content key may reuse."""
+    return f"scratch/content-index/{content_key}.json"
+
+
 # --------------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------------
@@ -114,10 +130,16 @@ class RunRecord(BaseModel):
     items_total: int | None = None
     cost_usd: float | None = None
     summary_key: str | None = None
+    content_key: str | None = Field(default=None, description="sha256 of the bytes, context, model and settings")
+    reused_from: str | None = Field(default=None, description="The run whose batch outputs this run copied")
 
 
 class PlanOutput(BaseModel):
-    """What Plan returns to the state machine: keys and small descriptors only."""
+    """What Plan returns to the state machine: keys and small descriptors only.
+
+    `duplicate` means "nothing for this execution to do": another execution owns the run, or a
+    resume found nothing to resume (`note` says why).
+    """
 
     run_id: str
     duplicate: bool = False
@@ -126,6 +148,9 @@ class PlanOutput(BaseModel):
     batch_count: int = 0
     language: str | None = None
     level: Level | None = None
+    owner: str | None = None
+    reused_from: str | None = None
+    note: str | None = None
 
 
 class BatchInput(BaseModel):
@@ -149,6 +174,11 @@ class BatchOutput(BaseModel):
     dropped_unknown_words: int = 0
     dropped_duplicates: int = 0
     splits: int = 0
+    generator: str = Field(default="llm", description="llm, or offline (havachat.offline)")
+    reading_mismatches: int = Field(default=0, description="examples whose romanization the dictionary rejects")
+    reading_ambiguous: int = Field(default=0, description="examples with another reading of a heteronym")
+    followup_words: int = Field(default=0, description="words asked about again by the coverage follow-up")
+    followup_error: str | None = None
 
 
 class BatchRecord(BaseModel):
@@ -198,13 +228,22 @@ class RunSummary(BaseModel):
     succeeded_batches: int = 0
     items_total: int = 0
     duplicates_removed: int = 0
+    merged_similar: int = Field(default=0, description="items merged into another about the same feature")
+    merged_with_earlier_runs: int = Field(
+        default=0, description="items teaching a feature an earlier run of the same list taught (its id reused)"
+    )
     counts_by_category: dict[str, int] = Field(default_factory=dict)
+    coverage: Coverage = Field(default_factory=Coverage)
+    readings: ReadingsSummary = Field(default_factory=ReadingsSummary)
+    generator: str = Field(default="llm", description="llm, or offline (no LLM: havachat.offline)")
+    categories_needing_llm: list[str] = Field(default_factory=list, description="left out of an offline run")
     usage: UsageTotals = Field(default_factory=UsageTotals)
     usage_by_category: dict[str, UsageTotals] = Field(default_factory=dict)
     cost_usd: float = 0.0
     failed_batches: list[FailedBatch] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
     error: dict[str, Any] | None = None
+    reused_from: str | None = None  # the run whose batch outputs were copied (identical content): no LLM call
     finished_at: str
 
     def event_detail(self) -> dict[str, Any]:
@@ -219,6 +258,9 @@ class RunSummary(BaseModel):
         detail["failed_batch_count"] = len(self.failed_batches)
         detail["failed_batches"] = [b.model_dump(mode="json") for b in self.failed_batches[:EVENT_FAILED_BATCHES_SHOWN]]
         detail["problems"] = self.problems[:EVENT_FAILED_BATCHES_SHOWN]
+        detail["coverage"] = self.coverage.model_dump(mode="json", exclude={"missed_by_category"})
+        detail["coverage"]["missed_counts"] = {c: len(w) for c, w in self.coverage.missed_by_category.items()}
+        detail["readings"]["input"]["flagged"] = detail["readings"]["input"]["flagged"][:EVENT_FAILED_BATCHES_SHOWN]
         return detail
 
 
@@ -239,6 +281,7 @@ class Runs(Protocol):
     def create(self, record: RunRecord) -> RunRecord | None: ...
     def get(self, run_id: str) -> RunRecord | None: ...
     def update(self, run_id: str, **fields: Any) -> None: ...
+    def claim(self, run_id: str, owner: str, from_statuses: tuple[str, ...], status: str, updated_at: str) -> bool: ...
 
 
 class Items(Protocol):
@@ -278,11 +321,15 @@ def plan_step(
     store: Store,
     runs: Runs,
     settings: Settings,
+    size: int | None = None,
 ) -> PlanOutput:
     """Validate the vocab, decide the batches, write vocab/plan/manifest to S3 and record the run.
 
     A different owner's run for the same object version makes this a duplicate. A bad file is
-    recorded as a FAILED run with its problems and raised as `InvalidVocabFile`.
+    recorded as a FAILED run with its problems and raised as `InvalidVocabFile`. `size` is the
+    object's full size when `data` is only its first bytes (a ranged read). If the same content
+    was generated before with the same model, prompt and settings, that run's batch outputs are
+    copied (no LLM call; `reused_from` in the run record and summary).
     """
     run_id = run_id_for(source.bucket, source.key, source.version_id or source.etag)
     now = _now()
@@ -291,11 +338,12 @@ def plan_step(
     )
     existing = runs.create(record)
     if existing is not None and existing.owner != owner:
-        return PlanOutput(run_id=run_id, duplicate=True, status=existing.status)
+        return PlanOutput(run_id=run_id, duplicate=True, status=existing.status, owner=existing.owner)
 
     keys = RunKeys(run_id)
     try:
-        vocab, language, level = _read_vocab(source, data, settings)
+        vocab, language, level = _read_vocab(source, data, settings, size)
+        vocab = fill_romanization(vocab, language)  # issue 5: missing pinyin/kana/RR from the dictionary
         try:
             plan = plan_with_settings(vocab, settings, run_id=run_id, language=language, level=level)
         except ValueError as exc:  # nothing to plan
@@ -304,6 +352,8 @@ def plan_step(
         runs.update(run_id, status=RunStatus.FAILED.value, problems=[str(p) for p in exc.problems], updated_at=_now())
         raise
 
+    content_key = content_key_for(data, plan, settings)
+    reused_from = _reuse_batch_outputs(content_key, plan, store, runs)
     store.put_json(keys.vocab, vocab.model_dump(mode="json"))
     store.put_json(keys.plan, plan.model_dump(mode="json"))
     store.put_json(keys.manifest, [b.model_dump(mode="json") for b in plan.batches])
@@ -313,6 +363,8 @@ def plan_step(
         language=language,
         level=str(level),
         batch_count=len(plan.batches),
+        content_key=content_key,
+        reused_from=reused_from,
         updated_at=_now(),
     )
     return PlanOutput(
@@ -322,12 +374,17 @@ def plan_step(
         batch_count=len(plan.batches),
         language=language,
         level=level,
+        owner=owner,
+        reused_from=reused_from,
     )
 
 
-def _read_vocab(source: S3Object, data: bytes, settings: Settings) -> tuple[VocabList, str, Level]:
+def _read_vocab(source: S3Object, data: bytes, settings: Settings, size: int | None) -> tuple[VocabList, str, Level]:
     """The parsed vocab with its language and level (from the key, else the JSON envelope)."""
     context = context_from_key(source.key)
+    if size is not None and size > settings.max_file_bytes:
+        problem = f"the file is {size:,} bytes, over the limit of {settings.max_file_bytes:,} bytes"
+        raise InvalidVocabFile([VocabProblem(source.key, problem)])
     vocab = parse_vocab(data, source.key, VocabLimits.from_settings(settings))
     language = context.language or vocab.language
     level = context.level or vocab.level
@@ -335,6 +392,86 @@ def _read_vocab(source: S3Object, data: bytes, settings: Settings) -> tuple[Voca
         problem = "no level given: use uploads/<language>/<level>/<name> or a JSON envelope with a level"
         raise InvalidVocabFile([VocabProblem(source.key, problem)])
     return vocab, language, level
+
+
+def content_key_for(data: bytes, plan: RunPlan, settings: Settings) -> str:
+    """What decides a run's output: the file's bytes, its language and level, the model, the prompt
+    version and the batches (which carry the chunking settings), the answer and split limits and
+    the generator settings."""
+    decided = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "language": plan.language,
+        "level": str(plan.level),
+        "model": plan.model,
+        "prompt_version": plan.prompt_version,
+        "max_tokens": plan.max_tokens,
+        "max_split_depth": settings.max_split_depth,
+        "provider": settings.provider.value,  # which generator (LLM or offline) makes the items
+        "coverage_followup": settings.coverage_followup,
+        "batches": [b.model_dump(mode="json") for b in plan.batches],
+    }
+    return hashlib.sha256(json.dumps(decided, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _reuse_batch_outputs(content_key: str, plan: RunPlan, store: Store, runs: Runs) -> str | None:
+    """Copy the batch outputs of the last finished run with this content key; returns its run id.
+
+    The copies carry zero usage (nothing was spent again) and the items keep the provenance of the
+    run that generated them. A batch the earlier run lacks is generated as usual. The index points
+    at the last run that finished SUCCEEDED, else at the newest run with this content.
+    """
+    keys = RunKeys(plan.run_id)
+    pointer = store.get_json(content_index_key(content_key))
+    earlier_id = pointer.get("run_id") if isinstance(pointer, dict) else None
+    earlier = runs.get(earlier_id) if earlier_id and earlier_id != plan.run_id else None
+    copied = 0
+    if earlier is not None and earlier.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+        for spec in plan.batches:
+            data = store.get_json(RunKeys(earlier.run_id).batch_output(spec.batch_id))
+            if data is None:
+                continue
+            batch = BatchRecord.model_validate(data)
+            output = batch.output.model_copy(update={"run_id": plan.run_id, "usage": UsageTotals()})
+            store.put_json(
+                keys.batch_output(spec.batch_id), BatchRecord(output=output, items=batch.items).model_dump(mode="json")
+            )
+            copied += 1
+    if earlier is None or earlier.status is not RunStatus.SUCCEEDED:
+        store.put_json(content_index_key(content_key), {"run_id": plan.run_id, "at": _now()})
+    return earlier.run_id if earlier is not None and copied else None
+
+
+RESUMABLE = (RunStatus.PARTIAL, RunStatus.FAILED)
+
+
+def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs) -> PlanOutput:
+    """Plan for re-running a PARTIAL or FAILED run: the same manifest, `owner` takes the run over.
+
+    GenerateBatch returns existing batch outputs without an LLM call, so only the batches that
+    failed run again; Finalize then merges all of them. A run that is unknown, never planned or
+    not resumable (SUCCEEDED, or RUNNING under another execution) gives `duplicate` with a note.
+    """
+    record = runs.get(run_id)
+    plan_data = store.get_json(RunKeys(run_id).plan)
+    if record is None or plan_data is None:
+        note = f"run {run_id} is unknown" if record is None else f"run {run_id} was never planned (invalid file?)"
+        status = record.status if record else RunStatus.FAILED
+        return PlanOutput(run_id=run_id, duplicate=True, status=status, note=note)
+    statuses = tuple(status.value for status in RESUMABLE)
+    if not runs.claim(run_id, owner, statuses, RunStatus.RUNNING.value, _now()):
+        note = f"run {run_id} is {record.status.value} (owner {record.owner}); only PARTIAL or FAILED runs resume"
+        return PlanOutput(run_id=run_id, duplicate=True, status=record.status, owner=record.owner, note=note)
+    plan = RunPlan.model_validate(plan_data)
+    return PlanOutput(
+        run_id=run_id,
+        status=RunStatus.RUNNING,
+        manifest_key=RunKeys(run_id).manifest,
+        batch_count=len(plan.batches),
+        language=plan.language,
+        level=plan.level,
+        owner=owner,
+        reused_from=record.reused_from,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,16 +482,26 @@ def _read_vocab(source: S3Object, data: bytes, settings: Settings) -> tuple[Voca
 def generate_step(
     batch_input: BatchInput,
     store: Store,
-    llm: StructuredLlm,
+    llm: StructuredLlm | BatchGenerator,
     metrics_sink: BatchMetricsSink,
     settings: Settings,
 ) -> BatchOutput:
     """Generate one batch and write its items to S3; returns counts and usage.
 
+    `llm` is a `BatchGenerator` (e.g. `OfflineGenerator`) or an LLM, which is wrapped in
+    `LlmBatchGenerator`. The examples' romanization is checked against the dictionary
+    (`havachat.readings`) and the flags stored on the items.
+
     Idempotent: an existing output is returned without an LLM call. On failure the error (with
     the usage it wasted) is written to the batch's error key, then re-raised so Step Functions
     can retry the named error or catch it.
     """
+    generator = as_generator(
+        llm,
+        max_tokens=settings.max_tokens,
+        max_split_depth=settings.max_split_depth,
+        coverage_followup=settings.coverage_followup,
+    )
     spec = batch_input.batch
     keys = RunKeys(batch_input.run_id)
     existing = store.get_json(keys.batch_output(spec.batch_id))
@@ -364,15 +511,8 @@ def generate_step(
     vocab = VocabList.model_validate(store.get_json(keys.vocab))
     words = vocab.items[spec.word_start : spec.word_end]
     try:
-        result = generate_batch(
-            spec,
-            words,
-            language=batch_input.language,
-            level=batch_input.level,
-            run_id=batch_input.run_id,
-            llm=llm,
-            max_tokens=settings.max_tokens,
-            max_split_depth=settings.max_split_depth,
+        result = generator.generate_batch(
+            spec, words, language=batch_input.language, level=batch_input.level, run_id=batch_input.run_id
         )
     except Exception as exc:
         wasted = [u for u in exc.usage if isinstance(u, CallUsage)] if isinstance(exc, LlmError) else []
@@ -386,26 +526,33 @@ def generate_step(
             at=_now(),
         )
         store.put_json(keys.batch_error(spec.batch_id), error.model_dump(mode="json"))
-        metrics_sink.record(category=spec.category.value, model=llm.model, usage=usage, items=0, failed=True)
+        metrics_sink.record(category=spec.category.value, model=generator.model, usage=usage, items=0, failed=True)
         raise
 
+    items = flag_readings(result.items, batch_input.language)
+    flags = [flag.status for item in items for flag in item.reading_flags]
     output = BatchOutput(
         run_id=batch_input.run_id,
         batch_id=spec.batch_id,
         category=spec.category,
-        item_count=len(result.items),
+        item_count=len(items),
         usage=result.usage,
         dropped_unknown_words=result.dropped_unknown_words,
         dropped_duplicates=result.dropped_duplicates,
         splits=result.splits,
+        generator=generator.model if generator.model == OFFLINE_MODEL else "llm",
+        reading_mismatches=flags.count(ReadingStatus.MISMATCH),
+        reading_ambiguous=flags.count(ReadingStatus.AMBIGUOUS),
+        followup_words=result.followup_words,
+        followup_error=result.followup_error,
     )
     store.put_json(
         keys.batch_output(spec.batch_id),
-        BatchRecord(output=output, items=result.items).model_dump(mode="json"),
+        BatchRecord(output=output, items=items).model_dump(mode="json"),
     )
     metrics_sink.record(
         category=spec.category.value,
-        model=llm.model,
+        model=generator.model,
         usage=result.usage,
         items=len(result.items),
         failed=False,
@@ -431,7 +578,9 @@ def finalize_step(
     """Merge the batch outputs into the run's results, complete the run record and publish the event.
 
     With `failure` (the state machine's failure path) the run is recorded FAILED with that error.
-    Batches without an output are failed batches, reported with their last stored error.
+    Batches without an output are failed batches, reported with their last stored error. Items are
+    de-duplicated, merged by feature across chunks, matched against the list's catalog of earlier
+    runs (`list_catalog_key`), and the summary reports coverage and reading checks.
     """
     keys = RunKeys(run_id)
     record = runs.get(run_id)
@@ -486,8 +635,15 @@ def finalize_step(
 
     failed_batches = _failed_batches(failed_specs, store, keys, usage_by_category, read_concurrency)
     unique, duplicates = dedupe_items(all_items)
+    unique, merged = merge_similar(unique)
+    catalog_key = list_catalog_key(input_object)
+    catalog = [CatalogEntry.model_validate(e) for e in (store.get_json(catalog_key) or {}).get("entries", [])]
+    unique, updated_catalog, from_earlier_runs = match_catalog(unique, catalog, run_id)
     store.put_jsonl(keys.items, (item.model_dump(mode="json") for item in unique))
     items.put_items(run_id, unique)
+    store.put_json(catalog_key, {"entries": [e.model_dump(mode="json") for e in updated_catalog]})
+    vocab = VocabList.model_validate(store.get_json(keys.vocab))
+    planned = list(dict.fromkeys(b.category for b in batch_specs))
 
     counts: dict[str, int] = {}
     for item in unique:
@@ -514,11 +670,18 @@ def finalize_step(
         succeeded_batches=succeeded,
         items_total=len(unique),
         duplicates_removed=duplicates,
+        merged_similar=merged,
+        merged_with_earlier_runs=from_earlier_runs,
         counts_by_category=counts,
+        coverage=coverage(vocab.items, unique, planned),
+        readings=summarise_readings(unique, vocab.items, plan.language),
+        generator=OFFLINE_MODEL if plan.model == OFFLINE_MODEL else "llm",
+        categories_needing_llm=[c.value for c in Category if c not in planned] if plan.model == OFFLINE_MODEL else [],
         usage=total,
         usage_by_category=usage_by_category,
         cost_usd=round(total.cost_usd, 6),
         failed_batches=failed_batches,
+        reused_from=record.reused_from if record else None,
         finished_at=_now(),
     )
     return _complete(summary, store, runs, events)

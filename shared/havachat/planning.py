@@ -16,9 +16,11 @@ from functools import cache
 from pydantic import BaseModel, ConfigDict
 
 from havachat.ledger import price_for
-from havachat.models import BatchSpec, Category, LearningItemBatch, Level, RunPlan, VocabItem, VocabList
+from havachat.models import BatchSpec, Category, LearningItemBatch, Level, RunPlan, VocabItem, VocabKind, VocabList
+from havachat.offline import OFFLINE_CATEGORIES, OFFLINE_MODEL
 from havachat.prompts import (
     EXPECTED_OUTPUT_TOKENS_PER_ITEM,
+    GRAMMAR_CATEGORIES,
     PROMPT_VERSION,
     build_user_message,
     max_items_for_tokens,
@@ -27,7 +29,7 @@ from havachat.prompts import (
     render_word,
     system_prompt,
 )
-from havachat.settings import Settings
+from havachat.settings import Provider, Settings
 
 # What `chunk_token_budget` should default to with this estimator. A batch costs ~2,600 estimated tokens
 # before any word (system prompt ~1,470, tool ~850, instructions ~250, mostly cache-read after the first
@@ -202,6 +204,7 @@ def plan_run(
         return all(quantity_guidance(c, count)[1] <= item_cap for c in chosen)
 
     costs = [word_tokens(item) for item in vocab.items]
+    grammar = [item.kind is VocabKind.GRAMMAR for item in vocab.items]
     chunks = chunk_words(
         costs,
         need=need,
@@ -213,9 +216,14 @@ def plan_run(
 
     batches: list[BatchSpec] = []
     for chunk_index, (start, end) in enumerate(chunks):
-        vocab_tokens = sum(costs[start:end])
         for category in chosen:
-            low, high = quantity_guidance(category, end - start, max_tokens=max_tokens)
+            # Grammar points count only for the categories that see them; a chunk with nothing a category
+            # sees (e.g. only grammar points, for pronunciation) gets no batch of that category.
+            visible = [i for i in range(start, end) if not grammar[i] or category in GRAMMAR_CATEGORIES]
+            if not visible:
+                continue
+            vocab_tokens = sum(costs[i] for i in visible)
+            low, high = quantity_guidance(category, len(visible), max_tokens=max_tokens)
             batches.append(
                 BatchSpec(
                     batch_id=f"{category.value}-{chunk_index:04d}",
@@ -246,16 +254,22 @@ def plan_run(
 
 
 def plan_with_settings(vocab: VocabList, settings: Settings, *, run_id: str, language: str, level: Level) -> RunPlan:
-    """`plan_run` with the model, budgets and limits of `settings` (what Plan, the CLI and the bench use)."""
+    """`plan_run` with the model, budgets and limits of `settings` (what Plan, the CLI and the bench use).
+
+    With the offline provider the plan holds only the categories the offline generator writes, and
+    its model is "offline".
+    """
+    offline = settings.provider is Provider.OFFLINE
     return plan_run(
         vocab,
         run_id=run_id,
         language=language,
         level=level,
-        model=settings.model,
+        model=OFFLINE_MODEL if offline else settings.model,
         chunk_token_budget=settings.chunk_token_budget,
         max_tokens=settings.max_tokens,
         context_window_tokens=settings.context_window_tokens,
+        categories=OFFLINE_CATEGORIES if offline else tuple(Category),
     )
 
 

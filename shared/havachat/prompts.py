@@ -465,6 +465,17 @@ def build_user_message(
     )
 
 
+# Grammar points (VocabKind.GRAMMAR) are shown to, and may be cited by, these categories only.
+GRAMMAR_CATEGORIES: frozenset[Category] = frozenset({Category.IDIOM, Category.PATTERN})
+
+
+def words_for_category(category: Category, words: Sequence[VocabItem]) -> list[VocabItem]:
+    """The entries a category's batch sees and may cite: grammar points go to idiom and pattern only."""
+    if category in GRAMMAR_CATEGORIES:
+        return list(words)
+    return [item for item in words if item.kind is not VocabKind.GRAMMAR]
+
+
 def build_request(
     category: Category,
     language: str,
@@ -474,11 +485,15 @@ def build_request(
     target_max: int,
     max_tokens: int,
 ) -> LlmRequest:
-    """The one structured call of a category batch: the shared system prompt plus this batch's message."""
+    """The one structured call of a category batch: the shared system prompt plus this batch's message.
+
+    Grammar points among `words` are left out unless the category uses them (`words_for_category`).
+    """
     if target_min < 1 or target_max < target_min:
         raise ValueError(f"invalid item range {target_min}-{target_max}")
+    visible = words_for_category(category, words)
     return LlmRequest(
         system=system_prompt(),
-        user=build_user_message(category, language, level, words, target_min, target_max),
+        user=build_user_message(category, language, level, visible, target_min, target_max),
         max_tokens=max_tokens,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 
@@ -10,8 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Provider(StrEnum):
+    AUTO = "auto"  # anthropic when an API key (or its secret) is configured, else offline
     ANTHROPIC = "anthropic"
     BEDROCK = "bedrock"
+    OFFLINE = "offline"  # no LLM: dictionary-derived pronunciation and writing-system items (havachat.offline)
 
 
 class Settings(BaseSettings):
@@ -20,13 +24,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HAVACHAT_", extra="ignore")
 
     # LLM
-    provider: Provider = Provider.ANTHROPIC
+    provider: Provider = Provider.AUTO
     model: str = "claude-sonnet-4-6"
     max_tokens: int = Field(default=8192, ge=256)
     request_timeout_seconds: float = Field(default=120.0, gt=0)
     sdk_max_retries: int = Field(default=2, ge=0, description="HTTP-level retries of 429/5xx/transport errors")
     validation_max_retries: int = Field(default=2, ge=0, description="instructor re-asks on validation errors")
     max_split_depth: int = Field(default=3, ge=0, description="how often a truncated chunk may be halved")
+    coverage_followup: bool = Field(
+        default=False, description="ask once more about the words no item cited (pronunciation, writing, literacy)"
+    )
     anthropic_secret_name: str | None = Field(default=None, description="Secrets Manager name of the API key")
     aws_region: str | None = None
 
@@ -46,6 +53,24 @@ class Settings(BaseSettings):
     idempotency_table: str | None = None
     event_bus_name: str = "default"
     map_concurrency: int = Field(default=10, ge=1)
+
+    # Stage 2 content (conversations and stories from a run's items)
+    content_table: str | None = None
+    content_conversations: int = Field(default=3, ge=0, le=100, description="conversations per run")
+    content_stories: int = Field(default=3, ge=0, le=100, description="stories per run")
+    content_token_budget: int = Field(
+        default=40_000, ge=2_000, description="estimated input+output tokens per content call (items, vocab, answer)"
+    )
+
+
+def resolve_provider(settings: Settings, environ: Mapping[str, str] | None = None) -> Settings:
+    """`auto` made concrete: anthropic when ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN or the key's secret is
+    configured, else offline. Bedrock is only ever chosen explicitly."""
+    if settings.provider is not Provider.AUTO:
+        return settings
+    env = os.environ if environ is None else environ
+    has_key = bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN") or settings.anthropic_secret_name)
+    return settings.model_copy(update={"provider": Provider.ANTHROPIC if has_key else Provider.OFFLINE})
 
 
 @lru_cache(maxsize=1)

@@ -36,6 +36,8 @@ _MAGIC = (
     (b"%PDF", "a PDF document"),
 )
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Full-width digits and Latin letters, half-width katakana and Hangul (Halfwidth and Fullwidth Forms block).
+_WIDTH_VARIANTS = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff65-\uffdc]+")
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 _FIELD_ALIASES = {
@@ -229,6 +231,12 @@ def _read_table(text: str, intake: _Intake, dialect: type[csv.Dialect]) -> None:
         except StopIteration:
             return
         except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                intake.fail(
+                    f"a field is over {csv.field_size_limit():,} characters long (the limit per value is "
+                    f"{intake.limits.max_field_chars:,}); check for an unclosed quote",
+                    row,
+                )
             intake.fail(f"cannot read the row starting on this line ({error}); check for unbalanced quotes", row)
         if not any(cell.strip() for cell in cells):
             continue
@@ -436,8 +444,14 @@ def _decode(data: bytes, filename: str, *, line_is_row: bool) -> str:
 
 
 def _clean(text: str) -> str:
-    """NFC, trimmed, every whitespace run (newlines and tabs included) collapsed to one space."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    """NFC, trimmed, every whitespace run (newlines and tabs included) collapsed to one space.
+
+    Width variants are folded first (NFKC on them only): full-width Latin letters and digits
+    become ASCII (`ＡＢＣ１` -> `ABC1`), half-width katakana and Hangul become the usual forms
+    (`ｶﾞｯｺｳ` -> `ガッコウ`). Full-width punctuation is kept: Chinese and Japanese text uses it.
+    """
+    folded = _WIDTH_VARIANTS.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
+    return " ".join(unicodedata.normalize("NFC", folded).split())
 
 
 def _language(text: str) -> str | None:

@@ -21,8 +21,16 @@ Faults are scripted; each scripted entry answers one request, in order, before n
     fake.script(error=httpx2.ConnectError("down"))          # a transport error
     fake.script(invalid=True, match="Category: cultural")   # only a request whose prompt contains this
 
+Faults that need a real socket (`serve()` only; in-process they become the matching httpx2 error):
+
+    fake.script(reset=True)                                 # the connection is reset (TCP RST), no answer
+    fake.script(delay=5)                                    # a stalled answer: the client's timeout fires
+
 Error responses carry `retry-after-ms: 1` unless `headers` override it, so the SDK's back-off
 takes a millisecond (`retry-after: 0` alone would fall back to its 0.5 s exponential back-off).
+A header given as None is left out: `headers={"retry-after": "1", "retry-after-ms": None}`
+makes the SDK wait the standard `retry-after` second. `arrivals` holds each request's
+`time.monotonic()` arrival, in the order of `requests`.
 
 Usage model: tokens ~ ASCII characters / 4 plus one per other character. When a system block
 carries `cache_control`, the prefix (tools + system) is written to the cache on the first
@@ -40,9 +48,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
+import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,7 +87,7 @@ class Scripted:
     """One scripted answer; see `FakeClaude.script`."""
 
     status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | None] = field(default_factory=dict)
     body: Any = None
     invalid: bool = False
     truncated: bool = False
@@ -85,6 +95,11 @@ class Scripted:
     error: Exception | None = None
     match: str | None = None
     delay: float = 0.0
+    reset: bool = False
+
+
+class ConnectionReset(httpx2.ReadError):
+    """A scripted reset: `serve()` answers it with a TCP RST, in-process it is this read error."""
 
 
 class FakeClaude:
@@ -94,11 +109,15 @@ class FakeClaude:
         self.min_cache_tokens = min_cache_tokens
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []
         self.usages: list[dict[str, int]] = []
         self._script: list[Scripted] = []
         self._cached_prefixes: set[str] = set()
         self._lock = threading.Lock()
         self._ids = 0
+        # Default answers for other tools, by tool name: answer(user_text) -> tool input
+        # (tests.fakes.fake_content answers Stage 2's ConversationBatch and StoryBatch).
+        self.tool_answers: dict[str, Callable[[str], dict[str, Any]]] = {}
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -124,6 +143,11 @@ class FakeClaude:
                 request = httpx2.Request("POST", f"http://fake{self.path}", content=content)
                 try:
                     response = fake.handle(request)
+                except ConnectionReset:
+                    # SO_LINGER 0: close() sends RST instead of FIN, as a crashed proxy or load balancer does
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
                 except httpx2.TransportError:
                     self.close_connection = True  # drop the connection: the client sees a transport error
                     return
@@ -138,7 +162,7 @@ class FakeClaude:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _LoopbackServer(("127.0.0.1", 0), Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -153,7 +177,7 @@ class FakeClaude:
         self,
         *,
         status: int = 200,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
         body: Any = None,
         invalid: bool = False,
         truncated: bool = False,
@@ -161,6 +185,7 @@ class FakeClaude:
         error: Exception | None = None,
         match: str | None = None,
         delay: float = 0.0,
+        reset: bool = False,
         times: int = 1,
     ) -> FakeClaude:
         """Queue `times` scripted answers; returns self so calls chain.
@@ -170,12 +195,19 @@ class FakeClaude:
         carries this tool input (a list of items or the whole `{"items": [...]}` dict).
         error: an exception the transport raises (`httpx2.ConnectError`, `httpx2.ReadTimeout`).
         match: only a request whose system or user text contains this string takes the entry.
-        delay: seconds to sleep before answering.
+        delay: seconds to sleep before answering (longer than the client's timeout: a stalled answer).
+        reset: reset the connection instead of answering.
         """
-        entry = Scripted(status, headers or {}, body, invalid, truncated, answer, error, match, delay)
+        entry = Scripted(status, headers or {}, body, invalid, truncated, answer, error, match, delay, reset)
         with self._lock:
             self._script.extend(Scripted(**vars(entry)) for _ in range(times))
         return self
+
+    def requests_matching(self, text: str) -> list[dict[str, Any]]:
+        """The requests whose system or user text contains `text` (e.g. `"Category: cultural\n"`)."""
+        with self._lock:
+            received = list(self.requests)
+        return [body for body in received if text in _system_text(body) + "\n" + _user_text(body)]
 
     @property
     def pending(self) -> int:
@@ -190,12 +222,15 @@ class FakeClaude:
         prompt = _system_text(body) + "\n" + _user_text(body)
         with self._lock:
             self.requests.append(body)
+            self.arrivals.append(time.monotonic())
             entry = next((s for s in self._script if s.match is None or s.match in prompt), None)
             if entry is not None:
                 self._script.remove(entry)
         entry = entry or Scripted()
         if entry.delay or self.latency_s:
             time.sleep(entry.delay or self.latency_s)
+        if entry.reset:
+            raise ConnectionReset("connection reset by peer (scripted)")
         if entry.error is not None:
             raise entry.error
         if entry.status != 200:
@@ -205,7 +240,8 @@ class FakeClaude:
         return self._answer(body, entry)
 
     def _error(self, entry: Scripted) -> httpx2.Response:
-        headers = {"retry-after-ms": "1", "request-id": "req_fake", **entry.headers}
+        merged = {"retry-after-ms": "1", "request-id": "req_fake", **entry.headers}
+        headers = {name: value for name, value in merged.items() if value is not None}
         payload = entry.body if entry.body is not None else _error_body(entry.status)
         return httpx2.Response(entry.status, headers=headers, json=payload)
 
@@ -217,6 +253,8 @@ class FakeClaude:
         stop_reason = "tool_use"
         if entry.answer is not None:
             tool_input = entry.answer if isinstance(entry.answer, dict) else {"items": entry.answer}
+        elif tool_name in self.tool_answers and not entry.truncated:
+            tool_input = self.tool_answers[tool_name](user)
         elif not words:
             return self._error(Scripted(status=400, body=_error_body(400, "fake: no <vocabulary> block")))
         else:
@@ -246,6 +284,16 @@ class FakeClaude:
         }
         return httpx2.Response(200, headers={"request-id": f"req_{message_id}"}, json=message)
 
+    def _cache_lookup(self, key: str) -> bool:
+        """Whether a request with this cacheable prefix reads the cache (else it writes it). Called under the lock.
+
+        Here the first request writes and every later one reads; `bench.fake_anthropic` adds time (TTL, and a
+        write becoming visible only when its answer starts).
+        """
+        hit = key in self._cached_prefixes
+        self._cached_prefixes.add(key)
+        return hit
+
     def _usage(self, body: dict[str, Any], tool_input: Any, *, truncated: bool) -> dict[str, int]:
         system = body.get("system") or []
         prefix = json.dumps([body.get("tools"), system], sort_keys=True, ensure_ascii=False)
@@ -256,8 +304,7 @@ class FakeClaude:
         if cacheable and prefix_tokens >= self.min_cache_tokens:
             key = hashlib.sha256(f"{body.get('model')}\x00{prefix}".encode()).hexdigest()
             with self._lock:
-                hit = key in self._cached_prefixes
-                self._cached_prefixes.add(key)
+                hit = self._cache_lookup(key)
             cache_read, cache_write = (prefix_tokens, 0) if hit else (0, prefix_tokens)
         else:
             input_tokens += prefix_tokens
@@ -270,6 +317,15 @@ class FakeClaude:
             "cache_creation_input_tokens": cache_write,
             "cache_read_input_tokens": cache_read,
         }
+
+
+class _LoopbackServer(ThreadingHTTPServer):
+    """A threading server whose listen backlog takes a parallel Map's burst of connections (the default is 5)."""
+
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up on a stalled answer closed its socket: expected, not news
 
 
 def make_items(words: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:

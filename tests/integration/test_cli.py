@@ -103,15 +103,37 @@ def test_one_batch_failing_for_good_ends_partial_with_the_rest_kept(
     assert "cultural-0000 failed" in done.stderr
 
 
-def test_run_without_credentials_says_what_it_needs_and_writes_nothing(tmp_path: Path) -> None:
+def test_run_with_anthropic_chosen_but_no_key_says_what_it_needs_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
 
-    done = havachat("run", str(SAMPLES / "zh_hsk1.csv"), "-l", "zh", "--level", "HSK1", "--out", str(out))
+    done = havachat(
+        "run", str(SAMPLES / "zh_hsk1.csv"), "-l", "zh", "--level", "HSK1", "--out", str(out),
+        "--provider", "anthropic",
+    )  # fmt: skip
 
     assert done.returncode == ExitCode.MISSING_CREDENTIALS
     assert "ANTHROPIC_API_KEY" in done.stderr and "bedrock" in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("name", "language", "level"), [("zh_hsk1.csv", "zh", "HSK1"), ("ja_jlpt_n5.csv", "ja", "N5")])
+def test_run_without_credentials_uses_the_offline_generator_and_says_what_needs_an_llm(
+    name: str, language: str, level: str, tmp_path: Path
+) -> None:
+    done = havachat("run", str(SAMPLES / name), "-l", language, "--level", level, "--out", str(tmp_path))
+
+    assert done.returncode == ExitCode.OK, done.stderr[-2000:]
+    run = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    items = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert run["status"] == "SUCCEEDED" and run["generator"] == "offline" and run["usage"]["calls"] == 0
+    assert len(items) == run["items_total"] > 10
+    assert {(i["provenance"]["generator"], i["category"]) for i in items} == {
+        ("offline", "pronunciation"),
+        ("offline", "writing_system"),
+    }
+    assert "idiom" in run["categories_needing_llm"] and "need an LLM" in done.stderr
+    assert "coverage:" in done.stdout and "readings:" in done.stdout
 
 
 def test_run_rejects_a_bad_file_before_any_call(fake: FakeClaude, claude_url: str, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency import exceptions as idempotency_exceptions
+
 from havachat import errors
 from tests.helpers import ROOT
 
@@ -44,9 +46,11 @@ def test_named_errors_are_the_python_exception_class_names() -> None:
         for error in retrier["ErrorEquals"]
         if not error.startswith(("States.", "Lambda."))
     }
-    assert named == {"LlmThrottled", "LlmUnavailable"}
-    for error in named:
+    assert named == {"LlmThrottled", "LlmUnavailable", "IdempotencyAlreadyInProgressError"}
+    for error in named - {"IdempotencyAlreadyInProgressError"}:
         assert issubclass(getattr(errors, error), errors.LlmError)
+    # Plan waits for another invocation holding the object version's Powertools idempotency record
+    assert issubclass(idempotency_exceptions.IdempotencyAlreadyInProgressError, Exception)
 
 
 def test_substitutions_are_only_arns_and_names() -> None:

@@ -30,4 +30,4 @@ def test_bucket_bus_and_functions_exist(local: LocalPipeline) -> None:
     assert local.s3.get_bucket_versioning(Bucket=local.bucket)["Status"] == "Enabled"
     assert local.events.describe_event_bus(Name=local.bus_name)["Name"] == local.bus_name
     names = {f["FunctionName"] for f in local.awslambda.list_functions()["Functions"]}
-    assert names == {"PlanFunction", "GenerateBatchFunction", "FinalizeFunction"}
+    assert names == {"PlanFunction", "GenerateBatchFunction", "FinalizeFunction", "ContentFunction"}

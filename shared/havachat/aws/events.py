@@ -1,14 +1,23 @@
-"""Completion events on EventBridge: source `havachat.pipeline`."""
+"""Completion events on EventBridge: source `havachat.pipeline`.
+
+`PutEvents` can succeed as a call and still reject the entry (`FailedEntryCount > 0`, e.g.
+`ThrottlingException` or `InternalFailure` per entry); throttling of the call itself outlasting
+botocore's retries is treated the same. Both are resent with back-off; after `attempts` tries
+`EventPublishFailed` is raised, never swallowed, so Finalize fails and Step Functions retries it.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 SOURCE = "havachat.pipeline"
+_TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable"})
 
 
 class EventPublishFailed(Exception):
@@ -16,7 +25,7 @@ class EventPublishFailed(Exception):
 
 
 class EventBridgePublisher:
-    def __init__(self, bus_name: str, client: Any = None, attempts: int = 3, backoff_s: float = 0.2) -> None:
+    def __init__(self, bus_name: str, client: Any = None, attempts: int = 5, backoff_s: float = 0.2) -> None:
         self.bus_name = bus_name
         self._events = client or boto3.client("events")
         self._attempts = attempts
@@ -31,10 +40,20 @@ class EventBridgePublisher:
         }
         last_error = ""
         for attempt in range(self._attempts):
-            response = self._events.put_events(Entries=[entry])
+            if attempt:
+                time.sleep(random.uniform(0, self._backoff_s * 2**attempt))
+            try:
+                response = self._events.put_events(Entries=[entry])
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in _TRANSIENT_CODES:
+                    raise
+                last_error = code
+                continue
             if not response.get("FailedEntryCount"):
                 return
             failed = response["Entries"][0]
             last_error = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
-            time.sleep(self._backoff_s * 2**attempt)
-        raise EventPublishFailed(f"{detail_type} not accepted by bus {self.bus_name}: {last_error}")
+        raise EventPublishFailed(
+            f"{detail_type} not accepted by bus {self.bus_name} after {self._attempts} attempts: {last_error}"
+        )

@@ -32,6 +32,28 @@ class DynamoRuns:
         item = self._table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
         return RunRecord.model_validate(from_item(item)) if item else None
 
+    def claim(self, run_id: str, owner: str, from_statuses: tuple[str, ...], status: str, updated_at: str) -> bool:
+        """Make `owner` the run's owner with `status` if the run is in one of `from_statuses` (or `owner` has it).
+
+        The conditional update lets one execution at a time resume a run. The previous error is cleared.
+        """
+        names = {"#status": "status", "#owner": "owner", "#updated_at": "updated_at", "#error": "error"}
+        values = {f":from{i}": value for i, value in enumerate(from_statuses)}
+        allowed = ", ".join(values)
+        try:
+            self._table.update_item(
+                Key={"run_id": run_id},
+                UpdateExpression="SET #status = :status, #owner = :owner, #updated_at = :now REMOVE #error",
+                ConditionExpression=f"attribute_exists(run_id) AND (#status IN ({allowed}) OR #owner = :owner)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":status": status, ":owner": owner, ":now": updated_at},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def update(self, run_id: str, **fields: Any) -> None:
         """Set the given attributes (upsert: a failure can be recorded for a run Plan never created)."""
         values = to_item({k: v for k, v in fields.items() if v is not None})

@@ -40,10 +40,22 @@ class S3Store:
         response = self._s3.get_object(Bucket=self.bucket, Key=key)
         return [json.loads(line) for line in response["Body"].read().decode().splitlines() if line.strip()]
 
-    def read_object(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes:
-        """An input object, at most `max_bytes + 1` bytes of it (enough for the size check to reject it)."""
+    def read_object(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> tuple[bytes, int]:
+        """An input object's first `max_bytes + 1` bytes (enough to reject it) and its full size.
+
+        The read is a ranged GET, so memory stays bounded however large the upload is; the full
+        size comes from `Content-Range` and lets the error state the real size.
+        """
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{max_bytes}"}
         if version_id:
             kwargs["VersionId"] = version_id
-        data: bytes = self._s3.get_object(**kwargs)["Body"].read()
-        return data
+        try:
+            response = self._s3.get_object(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidRange":  # an empty object has no byte 0
+                raise
+            return b"", 0
+        data: bytes = response["Body"].read()
+        content_range = str(response.get("ContentRange") or "")
+        total = content_range.rpartition("/")[2]
+        return data, int(total) if total.isdigit() else len(data)

@@ -7,8 +7,11 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
+from havachat.aws.content import DynamoContent
 from havachat.aws.events import EventBridgePublisher
+from havachat.aws.idempotency import IdempotencyStore
 from havachat.aws.items import DynamoItems
 from havachat.aws.runs import DynamoRuns
 from havachat.aws.storage import S3Store
@@ -22,6 +25,14 @@ class AwsDeps:
     runs: DynamoRuns
     items: DynamoItems
     events: EventBridgePublisher
+    idempotency: IdempotencyStore | None = None
+    content: DynamoContent | None = None  # Stage 2 rows, when HAVACHAT_CONTENT_TABLE is set
+
+
+# botocore's standard mode retries throttling, 5xx and transport errors with jittered back-off
+# (5 attempts per call); the adapters add their own retries for what a successful call reports
+# as not done (DynamoDB UnprocessedItems, EventBridge FailedEntryCount).
+AWS_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 def aws_deps(settings: Settings, session: Any = None) -> AwsDeps:
@@ -31,13 +42,20 @@ def aws_deps(settings: Settings, session: Any = None) -> AwsDeps:
         raise RuntimeError(f"missing configuration: {', '.join('HAVACHAT_' + m.upper() for m in missing)}")
     assert settings.data_bucket and settings.runs_table and settings.items_table  # narrowed above, for mypy
     session = session or boto3.session.Session(region_name=settings.aws_region)
-    dynamodb = session.resource("dynamodb")
+    dynamodb = session.resource("dynamodb", config=AWS_CLIENT_CONFIG)
+    idempotency = (
+        IdempotencyStore(settings.idempotency_table, session.client("dynamodb", config=AWS_CLIENT_CONFIG))
+        if settings.idempotency_table
+        else None
+    )
     return AwsDeps(
         settings=settings,
-        store=S3Store(settings.data_bucket, session.client("s3")),
+        store=S3Store(settings.data_bucket, session.client("s3", config=AWS_CLIENT_CONFIG)),
         runs=DynamoRuns(settings.runs_table, dynamodb),
         items=DynamoItems(settings.items_table, dynamodb),
-        events=EventBridgePublisher(settings.event_bus_name, session.client("events")),
+        events=EventBridgePublisher(settings.event_bus_name, session.client("events", config=AWS_CLIENT_CONFIG)),
+        idempotency=idempotency,
+        content=DynamoContent(settings.content_table, dynamodb) if settings.content_table else None,
     )
 
 

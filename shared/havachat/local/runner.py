@@ -44,6 +44,8 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from havachat.aws.wiring import AwsDeps, aws_deps
+from havachat.errors import MissingCredentials
+from havachat.generation import BatchGenerator
 from havachat.llm_port import StructuredLlm
 from havachat.local.template import (
     BUCKET_TYPES,
@@ -171,14 +173,15 @@ def s3_object_created_event(source: S3Object, size: int, region: str = REGION) -
 class LocalPipeline:
     """moto with the template's resources, the routed Lambda functions and the state machine.
 
-    `llm` is the model GenerateBatch calls (or a factory, called once on first use). `settings`
+    `llm` is the model GenerateBatch calls (or a factory, called once on first use), or a
+    `BatchGenerator` GenerateBatch uses as is (`havachat.offline.OfflineGenerator`). `settings`
     gives the model, limits and budgets; resource names are the runner's own. `progress` is
     called after each batch (from worker threads).
     """
 
     def __init__(
         self,
-        llm: StructuredLlm | Callable[[], StructuredLlm],
+        llm: StructuredLlm | BatchGenerator | Callable[[], StructuredLlm],
         *,
         settings: Settings | None = None,
         root: Path | None = None,
@@ -285,6 +288,7 @@ class LocalPipeline:
                 "data_bucket": self.bucket,
                 "runs_table": refs.get("RunsTable"),
                 "items_table": refs.get("ItemsTable"),
+                "content_table": refs.get("ContentTable"),
                 "idempotency_table": refs.get("IdempotencyTable"),
                 "event_bus_name": self.bus_name,
                 "anthropic_secret_name": None,
@@ -328,13 +332,15 @@ class LocalPipeline:
             handler_module: Any = module  # DEPS / LLM: the injection points every handler module has
             handler_module.DEPS = self.deps
             if hasattr(module, "LLM"):
-                handler_module.LLM = _LazyLlm(self)
+                generator = lid == GENERATE and hasattr(self._llm_source, "generate_batch")
+                handler_module.LLM = self._llm_source if generator else _LazyLlm(self)
             self.modules[lid] = module
             self.handlers[lid] = getattr(module, function.handler_name)
 
     def _create_state_machine(self, role_arn: str, refs: dict[str, str]) -> None:
         machine = self.info.state_machine()
         definition = machine.definition_file.read_text(encoding="utf-8")
+        refs = {**refs, **self.info.alias_refs(self.function_arns)}  # `!Ref <Function>.Alias`
         for name, value in machine.substitutions.items():
             definition = definition.replace("${" + name + "}", resolve(value, refs, self.function_arns))
         created = self.sfn.create_state_machine(
@@ -348,7 +354,9 @@ class LocalPipeline:
     def llm(self) -> StructuredLlm:
         with self._lock:
             if self._llm is None:
-                source = self._llm_source
+                source: Any = self._llm_source
+                if hasattr(source, "generate_batch"):
+                    raise MissingCredentials(f"the runner was given {source.model} generation only, no LLM")
                 self._llm = source if hasattr(source, "generate") else source()
             assert self._llm is not None
             return self._llm
@@ -400,6 +408,24 @@ class LocalPipeline:
             execution_status=described["status"],
             run_id=summary.run_id if summary else run_id,
             summary=summary,
+            duplicate=bool(plan.get("duplicate")),
+            execution_error=described.get("error"),
+            execution_cause=described.get("cause"),
+        )
+
+    def resume(self, run_id: str, timeout_s: float = 600.0) -> RunResult:
+        """Re-run only the failed batches of a PARTIAL or FAILED run: a new execution with `{"resume_run_id"}`."""
+        started = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=uuid.uuid4().hex, input=json.dumps({"resume_run_id": run_id})
+        )
+        arn: str = started["executionArn"]
+        described = self.wait(arn, timeout_s)
+        plan = json.loads(described.get("output") or "{}").get("plan") or {}
+        return RunResult(
+            execution_arn=arn,
+            execution_status=described["status"],
+            run_id=run_id,
+            summary=self.read_summary(run_id),
             duplicate=bool(plan.get("duplicate")),
             execution_error=described.get("error"),
             execution_cause=described.get("cause"),
@@ -510,7 +536,7 @@ class LocalPipeline:
 
 
 class _LazyLlm:
-    """Hands GenerateBatch the runner's LLM, built on first use (so a factory costs nothing until needed)."""
+    """Hands GenerateBatch and Content the runner's LLM, built on first use (a factory costs nothing until needed)."""
 
     def __init__(self, runner: LocalPipeline) -> None:
         self._runner = runner
@@ -521,6 +547,10 @@ class _LazyLlm:
 
     def generate(self, request: Any) -> Any:
         return self._runner.llm().generate(request)
+
+    def generate_structured(self, request: Any, response_model: Any) -> Any:
+        llm: Any = self._runner.llm()  # an InstructorClaude (or a test double with this method)
+        return llm.generate_structured(request, response_model)
 
 
 def _routed_invoke(runner: LocalPipeline) -> Callable[..., bytes]:

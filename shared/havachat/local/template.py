@@ -1,8 +1,8 @@
 """Read `template.yaml` and build its bucket, tables and bus in moto, so local runs and tests cannot drift.
 
 Only what a local run needs is read: DynamoDB tables (key schema, attribute definitions, TTL),
-S3 buckets, event buses, the functions (handler files) and the state machine (definition file
-and `DefinitionSubstitutions`). CloudFormation tags (`!Ref`, `!Sub`, `!GetAtt`, ...) load as
+S3 buckets, event buses, the functions (handler files, `AutoPublishAlias`) and the state machine
+(definition file and `DefinitionSubstitutions`). CloudFormation tags (`!Ref`, `!Sub`, `!GetAtt`, ...) load as
 their long-form dicts (`{"Ref": ...}`, `{"Fn::Sub": ...}`, `{"Fn::GetAtt": [...]}`).
 """
 
@@ -54,6 +54,7 @@ class FunctionDef:
     logical_id: str
     handler_file: Path
     handler_name: str
+    alias: str | None = None  # AutoPublishAlias: `!Ref <Function>.Alias` names this alias of the function
 
 
 @dataclass
@@ -84,8 +85,14 @@ class TemplateInfo:
             code_uri = props.get("CodeUri", globals_fn.get("CodeUri", "."))
             handler = props.get("Handler", globals_fn.get("Handler", "app.lambda_handler"))
             module, _, func = str(handler).rpartition(".")
-            result[lid] = FunctionDef(lid, self.root / str(code_uri) / f"{module.replace('.', '/')}.py", func)
+            alias = props.get("AutoPublishAlias", globals_fn.get("AutoPublishAlias"))
+            handler_file = self.root / str(code_uri) / f"{module.replace('.', '/')}.py"
+            result[lid] = FunctionDef(lid, handler_file, func, str(alias) if alias else None)
         return result
+
+    def alias_refs(self, arns: dict[str, str]) -> dict[str, str]:
+        """`<Function>.Alias` -> the alias-qualified ARN, for functions with an AutoPublishAlias."""
+        return {f"{lid}.Alias": f"{arns[lid]}:{f.alias}" for lid, f in self.functions().items() if f.alias}
 
     def state_machine(self) -> StateMachineDef:
         machines = self.resources(STATE_MACHINE_TYPES)

@@ -1,0 +1,259 @@
+"""The Python API: the pipeline's core for notebooks and other services, without AWS.
+
+    from havachat.api import LearningItemGenerator
+
+    generator = LearningItemGenerator(language="zh", level="HSK1")       # ANTHROPIC_API_KEY from the env
+    words = ["你好", "谢谢", "再见"]
+    pronunciation = generator.generate_pronunciation_items(words)
+    idioms = generator.generate_idiom_items(words, grammar_items=["是…的"])
+    everything = generator.generate_all(words, grammar_items=["是…的"])  # dict[Category, list[LearningItem]]
+    content = generator.generate_content(everything_as_a_list, words)    # Stage 2: conversations and stories
+
+Each category method is one structured call per chunk (the vocabulary is chunked by the same token
+budget as the pipeline's), chunks running concurrently. Words may be plain strings or `VocabItem`s;
+they go through the same validation as a vocab file (`InvalidVocabFile` names the entry). Failures
+are typed: `MissingCredentials` when no LLM is configured, `GenerationFailed` (with the per-batch
+errors and the items that did succeed) when a call fails for good, never an empty list in place of
+an error. Importing this module does not import anthropic: the LLM client is built on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeAlias
+
+from havachat.content import generate_content
+from havachat.content_models import ContentDocument
+from havachat.errors import HavachatError, LlmInvalidOutput
+from havachat.generation import BatchResult, generate_batch
+from havachat.ledger import Ledger
+from havachat.llm_port import StructuredContentLlm, StructuredLlm
+from havachat.models import Category, LearningItem, Level, VocabItem, VocabKind, VocabList
+from havachat.planning import plan_run
+from havachat.settings import Settings
+from havachat.vocab import VocabLimits, parse_vocab
+
+WordInput: TypeAlias = str | VocabItem
+
+
+class GenerationFailed(HavachatError):
+    """Some batches failed after their retries.
+
+    `errors` maps each failed batch id (`<category>-<chunk>`) to its exception (`LlmThrottled`,
+    `LlmRequestRejected`, ...); `partial` holds the items of every batch that succeeded, by category.
+    """
+
+    def __init__(self, errors: dict[str, Exception], partial: dict[Category, list[LearningItem]]) -> None:
+        self.errors = errors
+        self.partial = partial
+        shown = "; ".join(f"{batch}: {type(exc).__name__}: {exc}" for batch, exc in list(errors.items())[:5])
+        super().__init__(f"{len(errors)} batch(es) failed: {shown}")
+
+
+class GeneratorLlm(StructuredLlm, StructuredContentLlm, Protocol):
+    """What the generator needs from a client: item batches and, for Stage 2, any response model."""
+
+
+class LearningItemGenerator:
+    """Learning items (and Stage 2 content) for one language and level.
+
+    `llm`: an `havachat.llm.InstructorClaude` (or anything with its `generate` and
+    `generate_structured` methods); by default one is built from `settings` (provider, model, retries)
+    and `ANTHROPIC_API_KEY`, raising `MissingCredentials` if there is no key. `run_id` labels the
+    items' provenance. `usage` sums the tokens and cost of every call by category.
+    """
+
+    def __init__(
+        self,
+        language: str = "zh",
+        level: str | Level = "HSK1",
+        llm: GeneratorLlm | None = None,
+        settings: Settings | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.language = language.strip().lower()
+        self.level = level if isinstance(level, Level) else Level.parse(level)
+        if llm is None:
+            from havachat.llm import make_llm  # anthropic + instructor: imported only when needed
+
+            llm = make_llm(self.settings)
+        self.llm: GeneratorLlm = llm
+        self.run_id = run_id or f"api-{uuid.uuid4().hex[:12]}"
+        self.usage = Ledger()
+        self._lock = threading.Lock()
+
+    # -- one method per category ------------------------------------------------------------------
+
+    def generate_pronunciation_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.PRONUNCIATION, vocab_items)
+
+    def generate_idiom_items(
+        self, vocab_items: Sequence[WordInput], grammar_items: Sequence[WordInput] | None = None
+    ) -> list[LearningItem]:
+        return self.generate_category(Category.IDIOM, vocab_items, grammar_items)
+
+    def generate_functional_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.FUNCTIONAL, vocab_items)
+
+    def generate_cultural_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.CULTURAL, vocab_items)
+
+    def generate_writing_system_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.WRITING_SYSTEM, vocab_items)
+
+    def generate_sociolinguistic_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.SOCIOLINGUISTIC, vocab_items)
+
+    def generate_pragmatic_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.PRAGMATIC, vocab_items)
+
+    def generate_literacy_items(self, vocab_items: Sequence[WordInput]) -> list[LearningItem]:
+        return self.generate_category(Category.LITERACY, vocab_items)
+
+    def generate_pattern_items(
+        self, vocab_items: Sequence[WordInput], grammar_items: Sequence[WordInput] | None = None
+    ) -> list[LearningItem]:
+        return self.generate_category(Category.PATTERN, vocab_items, grammar_items)
+
+    # -- the general forms ------------------------------------------------------------------------
+
+    def generate_category(
+        self,
+        category: Category,
+        vocab_items: Sequence[WordInput],
+        grammar_items: Sequence[WordInput] | None = None,
+    ) -> list[LearningItem]:
+        """One category's items: one call per chunk of the vocabulary, chunks in parallel."""
+        return self.generate_all(vocab_items, grammar_items, categories=[category])[category]
+
+    def generate_all(
+        self,
+        vocab_items: Sequence[WordInput],
+        grammar_items: Sequence[WordInput] | None = None,
+        *,
+        categories: Sequence[Category] = tuple(Category),
+    ) -> dict[Category, list[LearningItem]]:
+        """Every requested category's items, all batches running concurrently (`settings.map_concurrency`).
+
+        Grammar points go to the idiom and pattern batches only. Raises `GenerationFailed` if any batch
+        fails, or if a category's answers were all dropped (every item cited words outside the list).
+        """
+        vocab = vocabulary(vocab_items, grammar_items, self.settings)
+        plan = plan_run(
+            vocab,
+            run_id=self.run_id,
+            language=self.language,
+            level=self.level,
+            model=self.llm.model,
+            chunk_token_budget=self.settings.chunk_token_budget,
+            max_tokens=self.settings.max_tokens,
+            context_window_tokens=self.settings.context_window_tokens,
+            categories=categories,
+        )
+
+        def run(batch_index: int) -> BatchResult | Exception:
+            spec = plan.batches[batch_index]
+            try:
+                result = generate_batch(
+                    spec,
+                    vocab.items[spec.word_start : spec.word_end],
+                    language=self.language,
+                    level=self.level,
+                    run_id=self.run_id,
+                    llm=self.llm,
+                    max_tokens=self.settings.max_tokens,
+                    max_split_depth=self.settings.max_split_depth,
+                )
+            except Exception as exc:
+                return exc
+            with self._lock:
+                self.usage.record(spec.category.value, result.usage)
+            return result
+
+        with ThreadPoolExecutor(max_workers=self.settings.map_concurrency) as pool:
+            outcomes = list(pool.map(run, range(len(plan.batches))))
+
+        results: dict[Category, list[LearningItem]] = {category: [] for category in dict.fromkeys(categories)}
+        dropped: dict[Category, int] = dict.fromkeys(results, 0)
+        errors: dict[str, Exception] = {}
+        for spec, outcome in zip(plan.batches, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                errors[spec.batch_id] = outcome
+            else:
+                results[spec.category].extend(outcome.items)
+                dropped[spec.category] += outcome.dropped_unknown_words
+        for category, items in results.items():
+            if not items and dropped[category] and not any(e.startswith(f"{category.value}-") for e in errors):
+                errors[category.value] = LlmInvalidOutput(
+                    f"all {dropped[category]} {category.value} items cited words that are not in the list"
+                )
+        if errors:
+            raise GenerationFailed(errors, results) from next(iter(errors.values()))
+        return results
+
+    def generate_content(
+        self,
+        items: Iterable[LearningItem],
+        vocab_items: Sequence[WordInput],
+        *,
+        conversations: int | None = None,
+        stories: int | None = None,
+    ) -> ContentDocument:
+        """Stage 2: conversations and stories from `items`, checked against `vocab_items` (the level's list).
+
+        Counts default to `settings.content_conversations` / `content_stories`. Raises
+        `havachat.content.ContentGenerationFailed` if a content call fails for good.
+        """
+        vocab = vocabulary(vocab_items, None, self.settings)
+        document = generate_content(
+            list(items),
+            vocab.items,
+            run_id=self.run_id,
+            language=self.language,
+            level=self.level,
+            llm=self.llm,
+            conversations=self.settings.content_conversations if conversations is None else conversations,
+            stories=self.settings.content_stories if stories is None else stories,
+            max_tokens=self.settings.max_tokens,
+            chunk_token_budget=self.settings.content_token_budget,
+            context_window_tokens=self.settings.context_window_tokens,
+            max_split_depth=self.settings.max_split_depth,
+            concurrency=self.settings.map_concurrency,
+        )
+        with self._lock:
+            for kind, usage in document.summary.usage_by_kind.items():
+                self.usage.record(f"content-{kind}", usage)
+        return document
+
+
+def vocabulary(
+    vocab_items: Sequence[WordInput], grammar_items: Sequence[WordInput] | None, settings: Settings
+) -> VocabList:
+    """Words and grammar points as a validated `VocabList`, through the same intake as a vocab file.
+
+    Strings become entries with only a word; a `VocabItem` keeps its fields (and a grammar point among
+    `vocab_items` stays one). Raises `InvalidVocabFile` (e.g. an empty word: "python input, item 2").
+    """
+    if isinstance(vocab_items, str) or isinstance(grammar_items, str):
+        raise TypeError("pass a list of words, not a single string")
+    words: list[object] = []
+    grammar: list[object] = []
+    for entry in vocab_items:
+        target = grammar if isinstance(entry, VocabItem) and entry.kind is VocabKind.GRAMMAR else words
+        target.append(_entry(entry))
+    grammar.extend(_entry(entry) for entry in grammar_items or ())
+    document = json.dumps({"items": words, "grammar": grammar}, ensure_ascii=False).encode()
+    return parse_vocab(document, "python input.json", VocabLimits.from_settings(settings))
+
+
+def _entry(entry: WordInput) -> object:
+    if isinstance(entry, VocabItem):
+        fields = {k: v for k, v in entry.model_dump(exclude={"kind", "extra"}).items() if v is not None}
+        return {**entry.extra, **fields}
+    return entry

@@ -1,0 +1,182 @@
+"""Stage 2 as a step over ports (no boto3): consume `LearningItemsGenerated`, write and announce the content.
+
+Idempotent for EventBridge's at-least-once delivery and Lambda's async retries:
+- an existing `results/<run>/content.json` ends the step without an LLM call;
+- every finished content call is kept under `scratch/<run>/content/<chunk>.json`, so a retry after
+  a partial failure pays only for the calls that failed;
+- `content.json` is written last, after the DynamoDB rows and the `LearningContentGenerated`
+  event, so its presence means everything before it is done (a crash in between repeats the
+  rows, which overwrite, and the event: consumers de-duplicate on `run_id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from havachat.content import generate_content
+from havachat.content_models import ContentChunkRecord, ContentDocument, Conversation, Story
+from havachat.llm_port import StructuredContentLlm
+from havachat.models import LearningItem, Level, VocabItem, VocabList
+from havachat.pipeline import BatchMetricsSink, Events, OutputLocation, RunKeys, RunStatus
+from havachat.settings import Settings
+
+CONTENT_GENERATED = "LearningContentGenerated"
+CONTENT_METRIC_PREFIX = "content-"  # the EMF `category` of content calls: content-conversation, content-story
+
+
+class ContentKeys:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    @property
+    def content(self) -> str:
+        return f"results/{self.run_id}/content.json"
+
+    def chunk(self, chunk_id: str) -> str:
+        return f"scratch/{self.run_id}/content/{chunk_id}.json"
+
+
+class ItemsGeneratedDetail(BaseModel):
+    """The fields of the `LearningItemsGenerated` detail Stage 2 reads (the others are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    status: RunStatus
+    output: OutputLocation
+    language: str
+    level: str
+    items_total: int = 0
+
+
+class ContentStatus(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    EXISTING = "EXISTING"
+    SKIPPED = "SKIPPED"
+
+
+class ContentOutcome(BaseModel):
+    """What the step did: small enough for a Lambda result and a log line."""
+
+    run_id: str
+    status: ContentStatus
+    reason: str | None = None
+    content_key: str | None = None
+    conversations: int = 0
+    stories: int = 0
+    out_of_level_words: int = 0
+    cost_usd: float = 0.0
+    vocab_from_items: bool = False
+
+
+class ContentStore(Protocol):
+    bucket: str
+
+    def get_json(self, key: str) -> Any | None: ...
+    def put_json(self, key: str, value: Any) -> None: ...
+    def get_jsonl(self, key: str) -> list[Any]: ...
+
+
+class ContentRows(Protocol):
+    def put_content(self, run_id: str, pieces: Iterable[Conversation | Story]) -> int: ...
+
+
+class _StoreChunkCache:
+    def __init__(self, store: ContentStore, keys: ContentKeys) -> None:
+        self._store = store
+        self._keys = keys
+
+    def get(self, chunk_id: str) -> dict[str, object] | None:
+        value = self._store.get_json(self._keys.chunk(chunk_id))
+        return value if isinstance(value, dict) else None
+
+    def put(self, chunk_id: str, record: dict[str, object]) -> None:
+        self._store.put_json(self._keys.chunk(chunk_id), record)
+
+
+def content_step(
+    detail: ItemsGeneratedDetail,
+    *,
+    store: ContentStore,
+    rows: ContentRows | None,
+    events: Events,
+    llm: Callable[[], StructuredContentLlm],
+    metrics_sink: BatchMetricsSink,
+    settings: Settings,
+) -> ContentOutcome:
+    """Write the run's conversations and stories to S3 (and `rows`), then publish `LearningContentGenerated`.
+
+    `llm` builds the model client; it is called only when there is content to write. A FAILED run
+    or a run without items is skipped. `ContentGenerationFailed` (some calls failed
+    after their retries) propagates so the invocation is retried; finished calls are kept.
+    """
+    keys = ContentKeys(detail.run_id)
+    if detail.status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+        return ContentOutcome(run_id=detail.run_id, status=ContentStatus.SKIPPED, reason=f"run {detail.status.value}")
+    if detail.items_total == 0:
+        return ContentOutcome(run_id=detail.run_id, status=ContentStatus.SKIPPED, reason="the run has no items")
+    existing = store.get_json(keys.content)
+    if existing is not None:
+        return _outcome(ContentDocument.model_validate(existing), ContentStatus.EXISTING, keys)
+
+    items = [LearningItem.model_validate(row) for row in store.get_jsonl(detail.output.items_key)]
+    vocab, from_items = _vocabulary(store, detail.run_id, items)
+    model = llm()
+
+    def on_chunk(record: ContentChunkRecord, error: Exception | None) -> None:
+        metrics_sink.record(
+            category=f"{CONTENT_METRIC_PREFIX}{record.kind.value}",
+            model=model.model,
+            usage=record.usage,
+            items=len(record.conversations) + len(record.stories),
+            failed=error is not None,
+        )
+
+    document = generate_content(
+        items,
+        vocab,
+        run_id=detail.run_id,
+        language=detail.language,
+        level=Level.parse(detail.level),
+        llm=model,
+        conversations=settings.content_conversations,
+        stories=settings.content_stories,
+        max_tokens=settings.max_tokens,
+        chunk_token_budget=settings.content_token_budget,
+        context_window_tokens=settings.context_window_tokens,
+        max_split_depth=settings.max_split_depth,
+        chunk_cache=_StoreChunkCache(store, keys),
+        on_chunk=on_chunk,
+    )
+    if rows is not None:
+        rows.put_content(detail.run_id, document.pieces())
+    events.publish(CONTENT_GENERATED, document.event_detail(store.bucket, keys.content))
+    store.put_json(keys.content, document.model_dump(mode="json"))
+    outcome = _outcome(document, ContentStatus.SUCCEEDED, keys)
+    outcome.vocab_from_items = from_items
+    return outcome
+
+
+def _vocabulary(store: ContentStore, run_id: str, items: list[LearningItem]) -> tuple[list[VocabItem], bool]:
+    """The run's normalised vocab from Plan's scratch copy; once that has expired, the words the items cite."""
+    data = store.get_json(RunKeys(run_id).vocab)
+    if data is not None:
+        return VocabList.model_validate(data).items, False
+    words = dict.fromkeys(word for item in items for word in item.source_words)
+    return [VocabItem(word=word) for word in words], True
+
+
+def _outcome(document: ContentDocument, status: ContentStatus, keys: ContentKeys) -> ContentOutcome:
+    return ContentOutcome(
+        run_id=document.run_id,
+        status=status,
+        content_key=keys.content,
+        conversations=len(document.conversations),
+        stories=len(document.stories),
+        out_of_level_words=len(document.summary.out_of_level_words),
+        cost_usd=document.summary.cost_usd,
+    )
