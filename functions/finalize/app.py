@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEve
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, model_validator
 
-from havachat.aws.observability import logger, metrics, tracer
+from havachat.aws.observability import logger, metrics
 from havachat.aws.wiring import AwsDeps, container_deps
 from havachat.pipeline import S3Object, finalize_step, run_id_for
 
@@ -64,7 +64,6 @@ def deps() -> AwsDeps:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=FinalizeRequest)

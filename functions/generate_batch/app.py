@@ -43,7 +43,7 @@ def llm() -> StructuredLlm | BatchGenerator:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracer().capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch_input = parse(event=event, model=BatchInput)
     logger.append_keys(run_id=batch_input.run_id, batch_id=batch_input.batch.batch_id)

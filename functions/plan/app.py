@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEve
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from havachat.aws.observability import logger, metrics, tracer
+from havachat.aws.observability import logger, metrics
 from havachat.aws.wiring import AwsDeps, container_deps
 from havachat.pipeline import PlanOutput, S3Object, plan_step, resume_step
 
@@ -42,7 +42,6 @@ def deps() -> AwsDeps:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event if "event" in event else {"event": event}, model=PlanRequest)

@@ -30,6 +30,7 @@ class BatchResult:
     usage: UsageTotals
     dropped_unknown_words: int = 0
     dropped_duplicates: int = 0
+    dropped_prompt_echoes: int = 0
     splits: int = 0
     attempts: list[CallUsage] = field(default_factory=list)
     followup_words: int = 0
@@ -105,63 +106,43 @@ def generate_batch(
     """
     words = words_for_category(spec.category, words)
     provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION)
+    batch = _Batch(spec, language, level, llm, provenance, max_tokens)
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
     try:
-        _generate_into(
-            result,
-            words,
-            (spec.target_items_min, spec.target_items_max),
-            spec=spec,
-            language=language,
-            level=level,
-            llm=llm,
-            provenance=provenance,
-            max_tokens=max_tokens,
-            depth_left=max_split_depth,
-        )
+        _generate_into(result, words, (spec.target_items_min, spec.target_items_max), batch, max_split_depth)
     except LlmError as failed:  # the batch's error carries every attempt it spent, earlier halves' included
         recorded = {id(attempt) for attempt in result.attempts}
         failed.usage = [*result.attempts, *(u for u in failed.usage if id(u) not in recorded)]
         raise
     if coverage_followup and spec.category in FOLLOWUP_CATEGORIES:
-        _follow_up(result, words, spec=spec, language=language, level=level, llm=llm, provenance=provenance,
-                   max_tokens=max_tokens, max_split_depth=max_split_depth)  # fmt: skip
+        _follow_up(result, words, batch, max_split_depth)
     result.items, cross_half_duplicates = dedupe_items(result.items)
     result.dropped_duplicates += cross_half_duplicates
     return result
 
 
-def _follow_up(
-    result: BatchResult,
-    words: Sequence[VocabItem],
-    *,
-    spec: BatchSpec,
-    language: str,
-    level: Level,
-    llm: StructuredLlm,
-    provenance: Provenance,
-    max_tokens: int,
-    max_split_depth: int,
-) -> None:
+@dataclass(frozen=True)
+class _Batch:
+    """What every call of one batch shares (its halves and its follow-up included)."""
+
+    spec: BatchSpec
+    language: str
+    level: Level
+    llm: StructuredLlm
+    provenance: Provenance
+    max_tokens: int
+
+
+def _follow_up(result: BatchResult, words: Sequence[VocabItem], batch: _Batch, max_split_depth: int) -> None:
     """One more call with only the words no item cited; its usage counts, its failure does not fail the batch."""
     cited = {word for item in result.items for word in item.source_words}
     missed = [w for w in words if w.kind is VocabKind.WORD and w.word not in cited]
     if not missed:
         return
     result.followup_words = len(missed)
+    targets = quantity_guidance(batch.spec.category, len(missed), max_tokens=batch.max_tokens)
     try:
-        _generate_into(
-            result,
-            missed,
-            quantity_guidance(spec.category, len(missed), max_tokens=max_tokens),
-            spec=spec,
-            language=language,
-            level=level,
-            llm=llm,
-            provenance=provenance,
-            max_tokens=max_tokens,
-            depth_left=max_split_depth,
-        )
+        _generate_into(result, missed, targets, batch, max_split_depth)
     except LlmError as exc:
         if not isinstance(exc, LlmOutputTruncated):  # a truncated answer's usage is recorded where it is split
             _record(result, [u for u in exc.usage if isinstance(u, CallUsage)])
@@ -169,21 +150,12 @@ def _follow_up(
 
 
 def _generate_into(
-    result: BatchResult,
-    words: Sequence[VocabItem],
-    targets: tuple[int, int],
-    *,
-    spec: BatchSpec,
-    language: str,
-    level: Level,
-    llm: StructuredLlm,
-    provenance: Provenance,
-    max_tokens: int,
-    depth_left: int,
+    result: BatchResult, words: Sequence[VocabItem], targets: tuple[int, int], batch: _Batch, depth_left: int
 ) -> None:
-    request = build_request(spec.category, language, level, words, targets[0], targets[1], max_tokens)
+    category = batch.spec.category
+    request = build_request(category, batch.language, batch.level, words, targets[0], targets[1], batch.max_tokens)
     try:
-        answer = llm.generate(request)
+        answer = batch.llm.generate(request)
     except LlmOutputTruncated as truncated:
         _record(result, [u for u in truncated.usage if isinstance(u, CallUsage)])
         if depth_left == 0 or len(words) < 2:
@@ -192,31 +164,21 @@ def _generate_into(
         middle = len(words) // 2
         half_targets = (max(1, targets[0] // 2), max(1, (targets[1] + 1) // 2))
         for half in (words[:middle], words[middle:]):
-            _generate_into(
-                result,
-                half,
-                half_targets,
-                spec=spec,
-                language=language,
-                level=level,
-                llm=llm,
-                provenance=provenance,
-                max_tokens=max_tokens,
-                depth_left=depth_left - 1,
-            )
+            _generate_into(result, half, half_targets, batch, depth_left - 1)
         return
     _record(result, answer.attempts)
     finished = finish_items(
         answer.batch,
         words=words,
-        language=language,
-        level=level,
-        category=spec.category,
-        provenance=provenance,
+        language=batch.language,
+        level=batch.level,
+        category=category,
+        provenance=batch.provenance,
     )
     result.items.extend(finished.items)
     result.dropped_unknown_words += finished.dropped_unknown_words
     result.dropped_duplicates += finished.dropped_duplicates
+    result.dropped_prompt_echoes += finished.dropped_prompt_echoes
 
 
 def _record(result: BatchResult, attempts: list[CallUsage]) -> None:

@@ -173,6 +173,7 @@ class BatchOutput(BaseModel):
     usage: UsageTotals
     dropped_unknown_words: int = 0
     dropped_duplicates: int = 0
+    dropped_prompt_echoes: int = Field(default=0, description="items repeating the system prompt, dropped")
     splits: int = 0
     generator: str = Field(default="llm", description="llm, or offline (havachat.offline)")
     reading_mismatches: int = Field(default=0, description="examples whose romanization the dictionary rejects")
@@ -539,6 +540,7 @@ def generate_step(
         usage=result.usage,
         dropped_unknown_words=result.dropped_unknown_words,
         dropped_duplicates=result.dropped_duplicates,
+        dropped_prompt_echoes=result.dropped_prompt_echoes,
         splits=result.splits,
         generator=generator.model if generator.model == OFFLINE_MODEL else "llm",
         reading_mismatches=flags.count(ReadingStatus.MISMATCH),

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from havachat.local.template import load_template
-from havachat.pipeline import RunStatus
+from havachat.models import Category, RunPlan
+from havachat.pipeline import BatchRecord, RunKeys, RunStatus
 from havachat.prompts import system_prompt
 from havachat.settings import Settings
 from tests.fakes.fake_claude import FakeClaude
@@ -315,6 +316,12 @@ def test_vocabulary_that_tries_to_instruct_the_model_stays_data(
         result = local.run_bytes(hostile, KEY)
         assert result.run_id is not None
         items = local.read_items(result.run_id)
+        assert local.deps is not None
+        plan = RunPlan.model_validate(local.deps.store.get_json(RunKeys(result.run_id).plan))
+        cultural = next(b for b in plan.batches if b.category is Category.CULTURAL)
+        record = BatchRecord.model_validate(
+            local.deps.store.get_json(RunKeys(result.run_id).batch_output(cultural.batch_id))
+        )
 
     # Then the instruction only ever reached the model inside the delimited vocabulary block
     for body in fake.requests:
@@ -329,3 +336,5 @@ def test_vocabulary_that_tries_to_instruct_the_model_stays_data(
     assert summary is not None and summary.status is RunStatus.SUCCEEDED
     assert [item.title for item in items if item.category.value == "cultural"] == ["Love in families"]
     assert not any(echo[:80] in item.model_dump_json() for item in items)
+    # And the batch output says why the other two were dropped
+    assert (record.output.dropped_prompt_echoes, record.output.dropped_unknown_words) == (1, 1)

@@ -1,6 +1,13 @@
-"""The one module creating Logger, Tracer and Metrics; service and namespace come from POWERTOOLS_* env."""
+"""The one module creating Logger, Metrics and Tracer; service and namespace come from POWERTOOLS_* env.
+
+The Tracer loads the X-Ray SDK (about a third of Plan's cold import, see docs/PERFORMANCE.md), so it is
+made on first use by the handlers that call the LLM (`tracer()`); Plan and Finalize are still traced by
+Lambda's active tracing and Step Functions, without subsegments of their own.
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -8,8 +15,12 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from havachat.ledger import UsageTotals
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+
+
+@cache
+def tracer() -> Tracer:
+    return Tracer()
 
 
 def record_batch_metrics(

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from havachat.aws.content import DynamoContent
 from havachat.aws.events import EventBridgePublisher
 from havachat.aws.idempotency import IdempotencyStore
 from havachat.aws.items import DynamoItems
 from havachat.aws.runs import DynamoRuns
 from havachat.aws.storage import S3Store
 from havachat.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # Stage 2 models load only in the Content function (cold start of Plan and Finalize)
+    from havachat.aws.content import DynamoContent
 
 
 @dataclass
@@ -48,6 +50,11 @@ def aws_deps(settings: Settings, session: Any = None) -> AwsDeps:
         if settings.idempotency_table
         else None
     )
+    content = None
+    if settings.content_table:
+        from havachat.aws.content import DynamoContent
+
+        content = DynamoContent(settings.content_table, dynamodb)
     return AwsDeps(
         settings=settings,
         store=S3Store(settings.data_bucket, session.client("s3", config=AWS_CLIENT_CONFIG)),
@@ -55,7 +62,7 @@ def aws_deps(settings: Settings, session: Any = None) -> AwsDeps:
         items=DynamoItems(settings.items_table, dynamodb),
         events=EventBridgePublisher(settings.event_bus_name, session.client("events", config=AWS_CLIENT_CONFIG)),
         idempotency=idempotency,
-        content=DynamoContent(settings.content_table, dynamodb) if settings.content_table else None,
+        content=content,
     )
 
 
