@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from havachat.aws.dynamo import RowsWriteFailed
 from havachat.aws.events import EventBridgePublisher, EventPublishFailed
-from havachat.aws.items import DynamoItems, ItemsWriteFailed
+from havachat.aws.items import DynamoItems
 from havachat.local.runner import LocalPipeline
 from havachat.models import LearningItem
 from havachat.pipeline import RunStatus
@@ -102,7 +103,7 @@ def test_items_never_processed_raise_instead_of_being_dropped(local: LocalPipeli
     table = _table_items(local)
     table._client = FlakyDynamoClient(table._client, unprocessed=1000)
 
-    with pytest.raises(ItemsWriteFailed, match=r"items not written to .* after 8 attempts"):
+    with pytest.raises(RowsWriteFailed, match=r"rows not written to .* after 8 attempts"):
         table.put_items("run-stuck", items)
 
 
