@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeAlias
 
-from havachat.content import generate_content
+from havachat.content import generate_content_with_settings
 from havachat.content_models import ContentDocument
 from havachat.errors import HavachatError, LlmInvalidOutput
 from havachat.generation import BatchResult, generate_batch
@@ -211,20 +211,16 @@ class LearningItemGenerator:
         `havachat.content.ContentGenerationFailed` if a content call fails for good.
         """
         vocab = vocabulary(vocab_items, None, self.settings)
-        document = generate_content(
+        document = generate_content_with_settings(
             list(items),
             vocab.items,
+            self.settings,
             run_id=self.run_id,
             language=self.language,
             level=self.level,
             llm=self.llm,
-            conversations=self.settings.content_conversations if conversations is None else conversations,
-            stories=self.settings.content_stories if stories is None else stories,
-            max_tokens=self.settings.max_tokens,
-            chunk_token_budget=self.settings.content_token_budget,
-            context_window_tokens=self.settings.context_window_tokens,
-            max_split_depth=self.settings.max_split_depth,
-            concurrency=self.settings.map_concurrency,
+            conversations=conversations,
+            stories=stories,
         )
         with self._lock:
             for kind, usage in document.summary.usage_by_kind.items():

@@ -364,7 +364,7 @@ def content(
     model: ModelOpt = None,
 ) -> None:
     """Stage 2: conversations and stories from a run's items (RUN_DIR/items.jsonl), written to RUN_DIR/content.json."""
-    from havachat.content import ContentGenerationFailed, generate_content
+    from havachat.content import ContentGenerationFailed, generate_content_with_settings
 
     items_file, run_file = run_dir / "items.jsonl", run_dir / "run.json"
     for needed in (items_file, run_file):
@@ -395,20 +395,14 @@ def content(
         raise typer.Exit(ExitCode.MISSING_CREDENTIALS) from None
 
     try:
-        document = generate_content(
+        document = generate_content_with_settings(
             items,
             words,
+            settings,
             run_id=str(run_record.get("run_id") or run_dir.name),
             language=run_record["language"],
             level=Level.parse(run_record["level"]),
             llm=llm,
-            conversations=settings.content_conversations,
-            stories=settings.content_stories,
-            max_tokens=settings.max_tokens,
-            chunk_token_budget=settings.content_token_budget,
-            context_window_tokens=settings.context_window_tokens,
-            max_split_depth=settings.max_split_depth,
-            concurrency=settings.map_concurrency,
         )
     except ContentGenerationFailed as failed:
         for chunk_id, error in failed.errors.items():

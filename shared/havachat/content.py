@@ -47,6 +47,7 @@ from havachat.models import LearningItem, Level, VocabItem, normalise_text
 from havachat.planning import TOOL_USE_SYSTEM_TOKENS, chunk_words, estimate_tokens, word_tokens
 from havachat.postprocess import WordIndex
 from havachat.prompts import OUTPUT_TOKEN_HEADROOM, language_profile, render_vocabulary
+from havachat.settings import Settings
 
 # Bump on any change to the prompt text below: every piece records it in its provenance.
 CONTENT_PROMPT_VERSION = "2026-11-26.1"
@@ -550,6 +551,40 @@ def generate_content(
         raise ContentGenerationFailed(errors)
     records = [o for o in outcomes if isinstance(o, ContentChunkRecord)]
     return _document(records, requested, context, llm.model)
+
+
+def generate_content_with_settings(
+    items: Sequence[LearningItem],
+    vocab: Sequence[VocabItem],
+    settings: Settings,
+    *,
+    run_id: str,
+    language: str,
+    level: Level,
+    llm: StructuredContentLlm,
+    conversations: int | None = None,
+    stories: int | None = None,
+    chunk_cache: ChunkCache | None = None,
+    on_chunk: ChunkDone | None = None,
+) -> ContentDocument:
+    """`generate_content` with its counts and limits from `settings` (counts may be overridden)."""
+    return generate_content(
+        items,
+        vocab,
+        run_id=run_id,
+        language=language,
+        level=level,
+        llm=llm,
+        conversations=settings.content_conversations if conversations is None else conversations,
+        stories=settings.content_stories if stories is None else stories,
+        max_tokens=settings.max_tokens,
+        chunk_token_budget=settings.content_token_budget,
+        context_window_tokens=settings.context_window_tokens,
+        max_split_depth=settings.max_split_depth,
+        concurrency=settings.map_concurrency,
+        chunk_cache=chunk_cache,
+        on_chunk=on_chunk,
+    )
 
 
 def _generate_into(

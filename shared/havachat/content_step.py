@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from havachat.content import generate_content
+from havachat.content import generate_content_with_settings
 from havachat.content_models import ContentChunkRecord, ContentDocument, Conversation, Story
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem, VocabList
@@ -136,19 +136,14 @@ def content_step(
             failed=error is not None,
         )
 
-    document = generate_content(
+    document = generate_content_with_settings(
         items,
         vocab,
+        settings,
         run_id=detail.run_id,
         language=detail.language,
         level=Level.parse(detail.level),
         llm=model,
-        conversations=settings.content_conversations,
-        stories=settings.content_stories,
-        max_tokens=settings.max_tokens,
-        chunk_token_budget=settings.content_token_budget,
-        context_window_tokens=settings.context_window_tokens,
-        max_split_depth=settings.max_split_depth,
         chunk_cache=_StoreChunkCache(store, keys),
         on_chunk=on_chunk,
     )
