@@ -51,7 +51,10 @@ def test_the_sample_event_is_the_completion_events_contract() -> None:
 
     rebuilt = RunSummary.model_validate(detail).event_detail()
 
-    assert {key: rebuilt[key] for key in detail} == detail
+    # The event carries only the missed words' counts (the words are in run.json), so they cannot be rebuilt
+    assert detail["coverage"].pop("missed_counts") and rebuilt["coverage"].pop("missed_counts") == {}
+    assert set(rebuilt) == set(detail)
+    assert rebuilt == detail
 
 
 def test_the_templates_rule_matches_the_sample_event_and_not_failed_runs(local: LocalPipeline) -> None:
