@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
 
 from havachat.content import (
+    ContentChunk,
     ContentGenerationFailed,
     LevelVocabulary,
     finish_content,
     generate_content,
+    max_pieces_per_call,
     plan_content,
 )
 from havachat.content_models import (
@@ -155,11 +158,17 @@ def test_pieces_are_spread_evenly_over_the_calls_the_items_need() -> None:
     vocab = read_vocab_file(FIXTURES_DIR / "vocab" / "zh_hsk1.csv").items
     items = [_item(i, Category(list(Category)[i % 9]), [vocab[i % len(vocab)].word]) for i in range(400)]
 
-    chunks = plan_content(
-        ContentKind.STORY, items, vocab, 20, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=14_000
-    )
+    def plan(budget: int) -> list[ContentChunk]:
+        return plan_content(
+            ContentKind.STORY, items, vocab, 20, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=budget
+        )
 
-    assert 1 < len(chunks) < 20 and sum(c.count for c in chunks) == 20
+    chunks, roomy = plan(14_000), plan(150_000)
+
+    # With room for every item, the answer size alone sets the calls; a tight budget needs more calls
+    assert len(roomy) == math.ceil(20 / max_pieces_per_call(ContentKind.STORY, 8192))
+    assert len(chunks) > len(roomy)
+    assert sum(c.count for c in chunks) == sum(c.count for c in roomy) == 20
     assert max(c.count for c in chunks) - min(c.count for c in chunks) <= 1
     assert sorted(i.id for c in chunks for i in c.items) == sorted(i.id for i in items), "every item, once"
 
