@@ -344,7 +344,7 @@ def plan_step(
     keys = RunKeys(run_id)
     try:
         vocab, language, level = _read_vocab(source, data, settings, size)
-        vocab = fill_romanization(vocab, language)  # issue 5: missing pinyin/kana/RR from the dictionary
+        vocab = fill_romanization(vocab, language)  # missing pinyin, kana or RR from the dictionary
         try:
             plan = plan_with_settings(vocab, settings, run_id=run_id, language=language, level=level)
         except ValueError as exc:  # nothing to plan
