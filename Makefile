@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= ../shared/data/vocab/zh_hsk1.csv
 OUT ?= out/zh_hsk1
 
-.PHONY: setup demo test lint typecheck unit infra bench clean
+.PHONY: setup demo test lint typecheck unit scale infra bench clean
 
 $(BIN)/havachat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,15 +29,21 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup ## pytest; exit 5 (no tests collected) is reported and fails
-	@$(BIN)/pytest; rc=$$?; \
+# pytest's exit 5 (no tests collected) means the suite is missing: it is reported and fails.
+PYTEST = rc=0; $(BIN)/pytest $(1) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; fi; exit $$rc
+
+unit: setup ## The default tier (unit, handlers, state machine, CLI), on every core
+	@$(call PYTEST,-n auto)
+
+scale: setup ## The scale tier: 5,000 and 20,000-word lists end to end, one at a time, 300 s per test
+	@$(call PYTEST,-m scale --timeout=300 --durations=10)
 
 infra: ## sam validate --lint, cfn-lint, checkov, statelint (tools in .tools/)
 	bash scripts/install-infra-tools.sh
 	bash scripts/check-infra.sh
 
-test: lint typecheck unit infra ## Everything CI runs
+test: lint typecheck unit scale infra ## Everything CI runs
 
 bench: setup ## Benchmarks on a latency-modelled fake Claude: prints the tables of docs/PERFORMANCE.md (~10 min)
 	$(BIN)/python -m bench.run_all

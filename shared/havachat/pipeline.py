@@ -67,6 +67,10 @@ class RunKeys:
     def manifest(self) -> str:
         return f"scratch/{self.run_id}/batches.json"
 
+    def chunk(self, chunk_index: int) -> str:
+        """One chunk's slice of the vocabulary: a batch reads only its own words, not the whole list."""
+        return f"scratch/{self.run_id}/chunks/{chunk_index:04d}.json"
+
     def batch_output(self, batch_id: str) -> str:
         return f"scratch/{self.run_id}/batches/{batch_id}.json"
 
@@ -356,6 +360,10 @@ def plan_step(
     content_key = content_key_for(data, plan, settings)
     reused_from = _reuse_batch_outputs(content_key, plan, store, runs)
     store.put_json(keys.vocab, vocab.model_dump(mode="json"))
+    chunks = {spec.chunk_index: (spec.word_start, spec.word_end) for spec in plan.batches}
+    for chunk_index, (start, end) in chunks.items():  # one slice per chunk, shared by its categories
+        chunk = vocab.model_copy(update={"items": vocab.items[start:end]})
+        store.put_json(keys.chunk(chunk_index), chunk.model_dump(mode="json"))
     store.put_json(keys.plan, plan.model_dump(mode="json"))
     store.put_json(keys.manifest, [b.model_dump(mode="json") for b in plan.batches])
     runs.update(
@@ -509,8 +517,7 @@ def generate_step(
     if existing is not None:
         return BatchRecord.model_validate(existing).output
 
-    vocab = VocabList.model_validate(store.get_json(keys.vocab))
-    words = vocab.items[spec.word_start : spec.word_end]
+    words = VocabList.model_validate(store.get_json(keys.chunk(spec.chunk_index))).items
     try:
         result = generator.generate_batch(
             spec, words, language=batch_input.language, level=batch_input.level, run_id=batch_input.run_id

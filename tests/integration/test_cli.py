@@ -25,8 +25,8 @@ SAMPLE_RUNS = [
     pytest.param("zh_hsk1.csv", "zh", "HSK1", id="zh_hsk1"),
     pytest.param("ja_jlpt_n5.csv", "ja", "N5", id="ja_jlpt_n5"),
     pytest.param("es_cefr_a1.csv", "es", "A1", id="es_cefr_a1"),
-    pytest.param("zh_top5000.csv", "zh", "HSK6", id="zh_top5000", marks=pytest.mark.slow),
-    pytest.param("zh_top20000.csv", "zh", "top20000", id="zh_top20000", marks=pytest.mark.slow),
+    pytest.param("zh_top5000.csv", "zh", "HSK6", id="zh_top5000", marks=pytest.mark.scale),
+    pytest.param("zh_top20000.csv", "zh", "top20000", id="zh_top20000", marks=pytest.mark.scale),
 ]
 
 

@@ -129,7 +129,7 @@ def test_settings_budget_is_respected_whatever_its_value() -> None:
     assert all(b.estimated_input_tokens + b.estimated_output_tokens <= budget for b in run.batches)
 
 
-@pytest.mark.slow
+@pytest.mark.scale
 def test_5000_word_list_splits_into_balanced_chunks_within_budget_and_max_tokens() -> None:
     vocab = load_vocab("zh_top5000.csv")
 
@@ -197,7 +197,7 @@ def test_categories_can_be_chosen_and_are_not_repeated() -> None:
     assert [b.batch_id for b in run.batches] == ["cultural-0000", "idiom-0000"]
 
 
-@pytest.mark.slow
+@pytest.mark.scale
 def test_fewer_demanding_categories_allow_bigger_chunks() -> None:
     vocab = load_vocab("zh_top5000.csv")
 

@@ -52,8 +52,8 @@ def only(problems: list[VocabProblem]) -> VocabProblem:
         (FIXTURES / "ja_jlpt_n5.csv", 93, "会う", "あう"),
         # The data README says 37, but the file holds 38 distinct words on 39 lines.
         (FIXTURES / "es_cefr_a1.csv", 38, "hola", None),
-        pytest.param(SHARED_SAMPLES / "zh_top5000.csv", 5000, "了", "le", marks=pytest.mark.slow),
-        pytest.param(SHARED_SAMPLES / "zh_top20000.csv", 20000, "了", "le", marks=pytest.mark.slow),
+        pytest.param(SHARED_SAMPLES / "zh_top5000.csv", 5000, "了", "le", marks=pytest.mark.scale),
+        pytest.param(SHARED_SAMPLES / "zh_top20000.csv", 20000, "了", "le", marks=pytest.mark.scale),
     ],
     ids=lambda value: value.name if isinstance(value, Path) else None,
 )
