@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import ROOT, table
-from havachat.local.template import TemplateInfo, load_template
+from havachat_local.template import TemplateInfo, load_template
 
 _HANDLER = """
 import importlib.util, json, sys, time

@@ -127,7 +127,7 @@ def sequential_batches(vocab: VocabList, settings: Settings) -> Design:
 
 def pipeline(file: Path, vocab: VocabList, settings: Settings, concurrency: int | None) -> Design:
     """The real state machine on moto; concurrency None = one lane per batch (fan-out)."""
-    from havachat.local.runner import BatchProgress, LocalPipeline
+    from havachat_local.runner import BatchProgress, LocalPipeline
 
     batches = len(plan_with_settings(vocab, settings, run_id="bench", language=LANGUAGE, level=LEVEL).batches)
     lanes = concurrency or batches
@@ -207,7 +207,7 @@ def run_designs(file: Path, *, scale_factor: float, per_word_limit: int | None) 
 
 def rerun_calls(file: Path) -> list[tuple[str, int, str]]:
     """LLM calls of the same file run again in the same stack: the same event again, and the same bytes re-uploaded."""
-    from havachat.local.runner import LocalPipeline, s3_object_created_event
+    from havachat_local.runner import LocalPipeline, s3_object_created_event
 
     settings = Settings()
     fake = LatencyClaude(scale=0.001)

@@ -103,10 +103,13 @@ def finalize_items(count: int, *, traced: bool) -> dict[str, Any]:
     `BatchWriteItem` calls are reported as a count.
     """
     from havachat.ledger import UsageTotals
-    from havachat.local.runner import LocalPipeline
     from havachat.models import LearningItemBatch, Provenance, RunPlan, VocabList
-    from havachat.pipeline import BatchOutput, BatchRecord, RunKeys, finalize_step, plan_step
+    from havachat.pipeline.contracts import BatchOutput, BatchRecord
+    from havachat.pipeline.finalize import finalize_step
+    from havachat.pipeline.keys import RunKeys
+    from havachat.pipeline.plan import plan_step
     from havachat.postprocess import finish_items
+    from havachat_local.runner import LocalPipeline
     from tests.fakes.fake_claude import make_items
 
     def unavailable() -> Any:

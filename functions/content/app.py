@@ -17,9 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from havachat.aws.observability import EmfBatchMetrics, logger, metrics, tracer
 from havachat.aws.secrets import anthropic_api_key
 from havachat.aws.wiring import AwsDeps, container_deps
-from havachat.content_step import ItemsGeneratedDetail, content_step
 from havachat.llm import make_llm
 from havachat.llm_port import StructuredContentLlm
+from havachat.pipeline.content import content_step
+from havachat.pipeline.contracts import ItemsGeneratedDetail
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
 LLM: StructuredContentLlm | None = None

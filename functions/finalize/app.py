@@ -21,7 +21,9 @@ from pydantic import BaseModel, model_validator
 
 from havachat.aws.observability import logger, metrics
 from havachat.aws.wiring import AwsDeps, container_deps
-from havachat.pipeline import S3Object, finalize_step, run_id_for
+from havachat.pipeline.contracts import S3Object
+from havachat.pipeline.finalize import finalize_step
+from havachat.pipeline.keys import run_id_for
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
 

@@ -19,7 +19,8 @@ from havachat.generation import BatchGenerator
 from havachat.llm import make_llm
 from havachat.llm_port import StructuredLlm
 from havachat.offline import OfflineGenerator
-from havachat.pipeline import BatchInput, generate_step
+from havachat.pipeline.contracts import BatchInput
+from havachat.pipeline.generate import generate_step
 from havachat.settings import Provider, resolve_provider
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from havachat.aws.observability import logger, metrics
 from havachat.aws.wiring import AwsDeps, container_deps
-from havachat.pipeline import PlanOutput, S3Object, plan_step, resume_step
+from havachat.pipeline.contracts import PlanOutput, S3Object
+from havachat.pipeline.plan import plan_step, resume_step
 
 DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
 

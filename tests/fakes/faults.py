@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from havachat.llm import make_llm
-from havachat.local.runner import LocalPipeline
 from havachat.models import LearningItem
 from havachat.settings import Settings
+from havachat_local.runner import LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from havachat.llm import InstructorClaude
-from havachat.local.runner import LocalPipeline
 from havachat.settings import Settings
+from havachat_local.runner import LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from havachat.cli import ExitCode
 from havachat.models import Category, Example, LearningItem, Provenance
 from havachat.vocab import read_vocab_file
+from havachat_local.cli import ExitCode
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
 
@@ -44,7 +44,7 @@ def claude_url(fake: FakeClaude) -> Iterator[str]:
 def havachat(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "HAVACHAT_", "AWS_"))}
     return subprocess.run(
-        [sys.executable, "-m", "havachat.cli", *args],
+        [sys.executable, "-m", "havachat_local.cli", *args],
         env={**base, "HAVACHAT_SDK_MAX_RETRIES": "0", "COLUMNS": "200", **(env or {})},
         capture_output=True,
         text=True,

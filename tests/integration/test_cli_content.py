@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from havachat.cli import ExitCode
 from havachat.content_models import ContentDocument
 from havachat.models import LearningItem
 from havachat.vocab import read_vocab_file
+from havachat_local.cli import ExitCode
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.fake_content import install
 from tests.helpers import FIXTURES_DIR

@@ -10,12 +10,12 @@ import pytest
 
 from havachat.api import LearningItemGenerator
 from havachat.content_models import ContentDocument
-from havachat.content_step import ContentKeys
 from havachat.llm import InstructorClaude
-from havachat.local.runner import LambdaContextStub, LocalPipeline
 from havachat.models import LearningItem
-from havachat.pipeline import RunKeys, RunSummary
+from havachat.pipeline.contracts import RunSummary
+from havachat.pipeline.keys import ContentKeys, RunKeys
 from havachat.vocab import read_vocab_file
+from havachat_local.runner import LambdaContextStub, LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.fake_content import install
 from tests.helpers import FIXTURES_DIR, emf_documents, emf_value, load_event

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from havachat.local.runner import LocalPipeline
 from havachat.models import Category, ReadingStatus
 from havachat.offline import LLM_CATEGORIES, OfflineGenerator
-from havachat.pipeline import RunStatus, finalize_step
+from havachat.pipeline.contracts import RunStatus
+from havachat.pipeline.finalize import finalize_step
 from havachat.settings import Provider, Settings
+from havachat_local.runner import LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import FIXTURES_DIR, ROOT
 

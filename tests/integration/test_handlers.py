@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from havachat.local.runner import LambdaContextStub, LocalPipeline
-from havachat.pipeline import RunKeys, RunStatus
+from havachat.pipeline.contracts import RunStatus
+from havachat.pipeline.keys import RunKeys
+from havachat_local.runner import LambdaContextStub, LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import FIXTURES_DIR, emf_documents, emf_value, load_event
 

@@ -14,8 +14,8 @@ import moto
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from havachat.llm import InstructorClaude
-from havachat.local.runner import LocalPipeline
 from havachat.settings import Settings
+from havachat_local.runner import LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
 

@@ -12,8 +12,9 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from havachat.aws.idempotency import RECORD_TTL_SECONDS
-from havachat.local.runner import LambdaContextStub, LocalPipeline, RunResult, s3_object_created_event
-from havachat.pipeline import RunKeys, RunStatus
+from havachat.pipeline.contracts import RunStatus
+from havachat.pipeline.keys import RunKeys
+from havachat_local.runner import LambdaContextStub, LocalPipeline, RunResult, s3_object_created_event
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.faults import SMALL_ZH, dynamo_items
 

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 from havachat.errors import InvalidVocabFile
-from havachat.export import safe_cell, to_csv
 from havachat.llm import make_llm
-from havachat.local.runner import LambdaContextStub, LocalPipeline, s3_object_created_event
-from havachat.pipeline import RunKeys, RunStatus
+from havachat.pipeline.contracts import RunStatus
+from havachat.pipeline.keys import RunKeys
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, parse_vocab
+from havachat_local.export import safe_cell, to_csv
+from havachat_local.runner import LambdaContextStub, LocalPipeline, s3_object_created_event
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
 

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from havachat.local.template import load_template
 from havachat.models import Category, RunPlan
-from havachat.pipeline import BatchRecord, RunKeys, RunStatus
+from havachat.pipeline.contracts import BatchRecord, RunStatus
+from havachat.pipeline.keys import RunKeys
 from havachat.prompts import system_prompt
 from havachat.settings import Settings
+from havachat_local.template import load_template
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.faults import SMALL_ZH, dynamo_items, pipeline_on_loopback, record_step_functions_retries
 from tests.helpers import ROOT

@@ -9,9 +9,9 @@ import pytest
 from havachat.aws.dynamo import RowsWriteFailed
 from havachat.aws.events import EventBridgePublisher, EventPublishFailed
 from havachat.aws.items import DynamoItems
-from havachat.local.runner import LocalPipeline
 from havachat.models import LearningItem
-from havachat.pipeline import RunStatus
+from havachat.pipeline.contracts import RunStatus
+from havachat_local.runner import LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.faults import (
     SMALL_ZH,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from havachat.local.runner import BatchProgress, LocalPipeline
-from havachat.pipeline import RunStatus
+from havachat.pipeline.contracts import RunStatus
 from havachat.settings import Settings
+from havachat_local.runner import BatchProgress, LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import FIXTURES_DIR
 
@@ -86,7 +86,7 @@ def test_one_batch_failing_for_good_leaves_the_run_partial(local: LocalPipeline,
 def test_a_duplicate_event_makes_no_second_run(local: LocalPipeline, fake_claude: FakeClaude) -> None:
     # Given a finished run of an uploaded object
     source = local.upload(HSK1.read_bytes(), "uploads/zh/HSK1/zh_hsk1.csv")
-    from havachat.local.runner import s3_object_created_event
+    from havachat_local.runner import s3_object_created_event
 
     with local.capture_events() as drain:
         first = local.run_event(s3_object_created_event(source, size=HSK1.stat().st_size))

@@ -79,7 +79,7 @@ def test_the_map_is_distributed_over_the_s3_manifest_and_tolerates_failed_batche
 def test_result_selectors_read_fields_the_handlers_return() -> None:
     # A ResultSelector path that does not exist is a States.Runtime error, which the batch's
     # Catch would silently turn into a failed batch.
-    from havachat.pipeline import BatchOutput, PlanOutput
+    from havachat.pipeline.contracts import BatchOutput, PlanOutput
 
     states = dict(_states(_definition()["States"]))
     batch_paths = states["GenerateBatch"]["ResultSelector"].values()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from havachat.local.runner import LocalPipeline
-from havachat.local.template import TABLE_TYPES
+from havachat_local.runner import LocalPipeline
+from havachat_local.template import TABLE_TYPES
 
 
 def test_tables_are_built_with_the_templates_keys_and_ttl(local: LocalPipeline) -> None:

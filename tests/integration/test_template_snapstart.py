@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from havachat.local.runner import LocalPipeline
-from havachat.local.template import FUNCTION_TYPES
+from havachat_local.runner import LocalPipeline
+from havachat_local.template import FUNCTION_TYPES
 
 
 def test_generate_batch_has_snapstart_and_the_state_machine_invokes_its_alias(local: LocalPipeline) -> None:

@@ -8,7 +8,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from havachat.aws.dynamo import from_item, to_item
-from havachat.pipeline import RunRecord
+from havachat.pipeline.contracts import RunRecord
 
 
 class DynamoRuns:

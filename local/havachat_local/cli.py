@@ -22,12 +22,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from havachat.errors import InvalidVocabFile, MissingCredentials
-from havachat.export import EXPORTERS, ExportFormat
 from havachat.models import LearningItem, Level, VocabItem, VocabList
-from havachat.pipeline import RunSummary
+from havachat.pipeline.contracts import RunSummary
 from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_with_settings, summarise_plan
 from havachat.settings import Provider, Settings, resolve_provider
 from havachat.vocab import read_vocab_file
+from havachat_local.export import EXPORTERS, ExportFormat
 
 if TYPE_CHECKING:
     from havachat.llm import InstructorClaude
@@ -245,7 +245,7 @@ def run(
     concurrency: ConcurrencyOpt = None,
 ) -> None:
     """Run the real state machine and handlers on embedded AWS (moto), calling Claude for each batch."""
-    from havachat.local.runner import BatchProgress, LocalPipeline
+    from havachat_local.runner import BatchProgress, LocalPipeline
 
     # moto notes the state machine fields it does not evaluate: noise for a CLI user.
     logging.getLogger("moto").setLevel(logging.ERROR)

@@ -11,78 +11,24 @@ Idempotent for EventBridge's at-least-once delivery and Lambda's async retries:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from enum import StrEnum
-from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Callable
 
 from havachat.content import generate_content_with_settings
-from havachat.content_models import ContentChunkRecord, ContentDocument, Conversation, Story
+from havachat.content_models import ContentChunkRecord, ContentDocument
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem, VocabList
-from havachat.pipeline import BatchMetricsSink, Events, OutputLocation, RunKeys, RunStatus
+from havachat.pipeline.contracts import (
+    CONTENT_GENERATED,
+    ContentOutcome,
+    ContentStatus,
+    ItemsGeneratedDetail,
+    RunStatus,
+)
+from havachat.pipeline.keys import ContentKeys, RunKeys
+from havachat.pipeline.ports import BatchMetricsSink, ContentRows, ContentStore, Events
 from havachat.settings import Settings
 
-CONTENT_GENERATED = "LearningContentGenerated"
 CONTENT_METRIC_PREFIX = "content-"  # the EMF `category` of content calls: content-conversation, content-story
-
-
-class ContentKeys:
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-
-    @property
-    def content(self) -> str:
-        return f"results/{self.run_id}/content.json"
-
-    def chunk(self, chunk_id: str) -> str:
-        return f"scratch/{self.run_id}/content/{chunk_id}.json"
-
-
-class ItemsGeneratedDetail(BaseModel):
-    """The fields of the `LearningItemsGenerated` detail Stage 2 reads (the others are ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    run_id: str
-    status: RunStatus
-    output: OutputLocation
-    language: str
-    level: str
-    items_total: int = 0
-
-
-class ContentStatus(StrEnum):
-    SUCCEEDED = "SUCCEEDED"
-    EXISTING = "EXISTING"
-    SKIPPED = "SKIPPED"
-
-
-class ContentOutcome(BaseModel):
-    """What the step did: small enough for a Lambda result and a log line."""
-
-    run_id: str
-    status: ContentStatus
-    reason: str | None = None
-    content_key: str | None = None
-    conversations: int = 0
-    stories: int = 0
-    out_of_level_words: int = 0
-    cost_usd: float = 0.0
-    vocab_from_items: bool = False
-
-
-class ContentStore(Protocol):
-    bucket: str
-
-    def get_json(self, key: str) -> Any | None: ...
-    def put_json(self, key: str, value: Any) -> None: ...
-    def get_jsonl(self, key: str) -> list[Any]: ...
-
-
-class ContentRows(Protocol):
-    def put_content(self, run_id: str, pieces: Iterable[Conversation | Story]) -> int: ...
 
 
 class _StoreChunkCache:

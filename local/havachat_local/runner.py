@@ -47,7 +47,11 @@ from havachat.aws.wiring import AwsDeps, aws_deps
 from havachat.errors import MissingCredentials
 from havachat.generation import BatchGenerator
 from havachat.llm_port import StructuredLlm
-from havachat.local.template import (
+from havachat.models import LearningItem
+from havachat.pipeline.contracts import RunSummary, S3Object
+from havachat.pipeline.keys import RunKeys
+from havachat.settings import Settings
+from havachat_local.template import (
     BUCKET_TYPES,
     BUS_TYPES,
     TABLE_TYPES,
@@ -56,9 +60,6 @@ from havachat.local.template import (
     resolve,
     table_spec,
 )
-from havachat.models import LearningItem
-from havachat.pipeline import RunKeys, RunSummary, S3Object
-from havachat.settings import Settings
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -122,7 +123,7 @@ class LambdaContextStub:
 
 def find_root(start: Path | None = None) -> Path:
     """The directory holding `template.yaml`: from `start` (or the cwd) upwards, else the source checkout."""
-    candidates = [start or Path.cwd(), Path(__file__).resolve().parents[3]]
+    candidates = [start or Path.cwd(), Path(__file__).resolve().parents[2]]
     for base in candidates:
         for directory in (base, *base.parents):
             if (directory / "template.yaml").is_file():
@@ -455,7 +456,7 @@ class LocalPipeline:
         return [LearningItem.model_validate(row) for row in self.deps.store.get_jsonl(RunKeys(run_id).items)]
 
     def _summary_for_object(self, bucket: str, obj: dict[str, Any]) -> RunSummary | None:
-        from havachat.pipeline import run_id_for
+        from havachat.pipeline.keys import run_id_for
 
         run_id = run_id_for(bucket, obj["key"], obj.get("version-id") or obj.get("etag"))
         return self.read_summary(run_id)

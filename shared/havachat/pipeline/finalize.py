@@ -1,0 +1,207 @@
+"""Finalize: merge the batch outputs into the run's results, complete the run record, publish the event.
+
+Idempotent: a retry rewrites the same objects and items under the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from havachat.ledger import UsageTotals
+from havachat.models import BatchSpec, Category, LearningItem, RunPlan, VocabList
+from havachat.offline import OFFLINE_MODEL
+from havachat.pipeline.contracts import (
+    GENERATED,
+    GENERATION_FAILED,
+    BatchError,
+    BatchRecord,
+    FailedBatch,
+    OutputLocation,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+    S3Object,
+    now_iso,
+)
+from havachat.pipeline.keys import RunKeys, list_catalog_key
+from havachat.pipeline.ports import Events, Items, Runs, Store
+from havachat.postprocess import CatalogEntry, coverage, dedupe_items, match_catalog, merge_similar
+from havachat.readings import summarise_readings
+
+
+def finalize_step(
+    run_id: str,
+    store: Store,
+    runs: Runs,
+    items: Items,
+    events: Events,
+    failure: dict[str, Any] | None = None,
+    source: S3Object | None = None,
+    read_concurrency: int = 16,
+) -> RunSummary:
+    """Merge the batch outputs into the run's results, complete the run record and publish the event.
+
+    With `failure` (the state machine's failure path) the run is recorded FAILED with that error.
+    Batches without an output are failed batches, reported with their last stored error. Items are
+    de-duplicated, merged by feature across chunks, matched against the list's catalog of earlier
+    runs (`list_catalog_key`), and the summary reports coverage and reading checks.
+    """
+    keys = RunKeys(run_id)
+    record = runs.get(run_id)
+    input_object = record.input if record else source
+    if input_object is None:
+        raise ValueError(f"run {run_id} has no record and no input object was given")
+    if record is None:  # Plan failed before recording the run: record it now so the failure is visible
+        now = now_iso()
+        runs.create(
+            RunRecord(
+                run_id=run_id,
+                status=RunStatus.FAILED,
+                owner="finalize",
+                input=input_object,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    output = OutputLocation(bucket=store.bucket, items_key=keys.items, summary_key=keys.summary)
+    plan_data = store.get_json(keys.plan)
+    plan = RunPlan.model_validate(plan_data) if plan_data is not None else None
+
+    if failure is not None or plan is None:
+        summary = RunSummary(
+            run_id=run_id,
+            status=RunStatus.FAILED,
+            input=input_object,
+            output=output,
+            language=plan.language if plan else (record.language if record else None),
+            level=str(plan.level) if plan else (record.level if record else None),
+            batch_count=len(plan.batches) if plan else 0,
+            problems=(record.problems or []) if record else [],
+            error=failure or {"Error": "MissingPlan", "Cause": f"no plan at {keys.plan}"},
+            finished_at=now_iso(),
+        )
+        return _complete(summary, store, runs, events)
+
+    batch_specs = plan.batches
+    with ThreadPoolExecutor(max_workers=read_concurrency) as pool:
+        records = list(pool.map(lambda b: store.get_json(keys.batch_output(b.batch_id)), batch_specs))
+
+    all_items: list[LearningItem] = []
+    usage_by_category: dict[str, UsageTotals] = {}
+    failed_specs: list[BatchSpec] = []
+    for spec, data in zip(batch_specs, records, strict=True):
+        if data is None:
+            failed_specs.append(spec)
+            continue
+        batch = BatchRecord.model_validate(data)
+        all_items.extend(batch.items)
+        _add_usage(usage_by_category, spec.category.value, batch.output.usage)
+
+    failed_batches = _failed_batches(failed_specs, store, keys, usage_by_category, read_concurrency)
+    unique, duplicates = dedupe_items(all_items)
+    unique, merged = merge_similar(unique)
+    catalog_key = list_catalog_key(input_object)
+    catalog = [CatalogEntry.model_validate(e) for e in (store.get_json(catalog_key) or {}).get("entries", [])]
+    unique, updated_catalog, from_earlier_runs = match_catalog(unique, catalog, run_id)
+    store.put_jsonl(keys.items, (item.model_dump(mode="json") for item in unique))
+    items.put_items(run_id, unique)
+    store.put_json(catalog_key, {"entries": [e.model_dump(mode="json") for e in updated_catalog]})
+    vocab = VocabList.model_validate(store.get_json(keys.vocab))
+    planned = list(dict.fromkeys(b.category for b in batch_specs))
+
+    counts: dict[str, int] = {}
+    for item in unique:
+        counts[item.category.value] = counts.get(item.category.value, 0) + 1
+    succeeded = len(batch_specs) - len(failed_batches)
+    if not failed_batches:
+        status = RunStatus.SUCCEEDED
+    elif succeeded > 0:
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.FAILED
+    total = UsageTotals.total(usage_by_category.values())
+    summary = RunSummary(
+        run_id=run_id,
+        status=status,
+        input=input_object,
+        output=output,
+        language=plan.language,
+        level=str(plan.level),
+        model=plan.model,
+        prompt_version=plan.prompt_version,
+        word_count=plan.word_count,
+        batch_count=len(batch_specs),
+        succeeded_batches=succeeded,
+        items_total=len(unique),
+        duplicates_removed=duplicates,
+        merged_similar=merged,
+        merged_with_earlier_runs=from_earlier_runs,
+        counts_by_category=counts,
+        coverage=coverage(vocab.items, unique, planned),
+        readings=summarise_readings(unique, vocab.items, plan.language),
+        generator=OFFLINE_MODEL if plan.model == OFFLINE_MODEL else "llm",
+        categories_needing_llm=[c.value for c in Category if c not in planned] if plan.model == OFFLINE_MODEL else [],
+        usage=total,
+        usage_by_category=usage_by_category,
+        cost_usd=round(total.cost_usd, 6),
+        failed_batches=failed_batches,
+        reused_from=record.reused_from if record else None,
+        finished_at=now_iso(),
+    )
+    return _complete(summary, store, runs, events)
+
+
+def _failed_batches(
+    specs: Sequence[BatchSpec],
+    store: Store,
+    keys: RunKeys,
+    usage_by_category: dict[str, UsageTotals],
+    read_concurrency: int,
+) -> list[FailedBatch]:
+    with ThreadPoolExecutor(max_workers=read_concurrency) as pool:
+        errors = list(pool.map(lambda b: store.get_json(keys.batch_error(b.batch_id)), specs))
+    failed: list[FailedBatch] = []
+    for spec, data in zip(specs, errors, strict=True):
+        if data is None:
+            failed.append(
+                FailedBatch(
+                    batch_id=spec.batch_id,
+                    category=spec.category,
+                    error_type="NoOutput",
+                    message="the batch left no output and no error (timed out or crashed)",
+                )
+            )
+            continue
+        error = BatchError.model_validate(data)
+        _add_usage(usage_by_category, spec.category.value, error.usage)  # wasted tokens still cost
+        failed.append(
+            FailedBatch(
+                batch_id=spec.batch_id,
+                category=spec.category,
+                error_type=error.error_type,
+                message=error.message,
+            )
+        )
+    return failed
+
+
+def _add_usage(by_category: dict[str, UsageTotals], category: str, usage: UsageTotals) -> None:
+    by_category[category] = by_category.get(category, UsageTotals()) + usage
+
+
+def _complete(summary: RunSummary, store: Store, runs: Runs, events: Events) -> RunSummary:
+    store.put_json(summary.output.summary_key, summary.model_dump(mode="json"))
+    runs.update(
+        summary.run_id,
+        status=summary.status.value,
+        items_total=summary.items_total,
+        cost_usd=summary.cost_usd,
+        summary_key=summary.output.summary_key,
+        error=summary.error,
+        updated_at=summary.finished_at,
+    )
+    detail_type = GENERATION_FAILED if summary.status is RunStatus.FAILED else GENERATED
+    events.publish(detail_type, summary.event_detail())
+    return summary

@@ -1,0 +1,53 @@
+"""The ports the steps use: S3, the runs and items tables, the event bus and metrics.
+
+`havachat.aws` implements them over boto3 and Powertools; `tests/fakes/memory.py` in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from havachat.content_models import Conversation, Story
+from havachat.ledger import UsageTotals
+from havachat.models import LearningItem
+from havachat.pipeline.contracts import RunRecord
+
+
+class Store(Protocol):
+    bucket: str
+
+    def get_json(self, key: str) -> Any | None: ...
+    def put_json(self, key: str, value: Any) -> None: ...
+    def put_jsonl(self, key: str, rows: Iterable[Any]) -> None: ...
+
+
+class Runs(Protocol):
+    def create(self, record: RunRecord) -> RunRecord | None: ...
+    def get(self, run_id: str) -> RunRecord | None: ...
+    def update(self, run_id: str, **fields: Any) -> None: ...
+    def claim(self, run_id: str, owner: str, from_statuses: tuple[str, ...], status: str, updated_at: str) -> bool: ...
+
+
+class Items(Protocol):
+    def put_items(self, run_id: str, items: Iterable[LearningItem]) -> int: ...
+
+
+class Events(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class BatchMetricsSink(Protocol):
+    def record(self, *, category: str, model: str, usage: UsageTotals, items: int, failed: bool) -> None: ...
+
+
+class ContentStore(Protocol):
+    bucket: str
+
+    def get_json(self, key: str) -> Any | None: ...
+    def put_json(self, key: str, value: Any) -> None: ...
+    def get_jsonl(self, key: str) -> list[Any]: ...
+
+
+class ContentRows(Protocol):
+    def put_content(self, run_id: str, pieces: Iterable[Conversation | Story]) -> int: ...
