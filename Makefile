@@ -39,9 +39,9 @@ unit: setup ## The default tier (unit, handlers, state machine, CLI), on every c
 scale: setup ## The scale tier: 5,000 and 20,000-word lists end to end, one at a time, 300 s per test
 	@$(call PYTEST,-m scale --timeout=300 --durations=10)
 
-infra: ## sam validate --lint, cfn-lint, checkov, statelint (tools in .tools/)
+infra: ## sam validate --lint, cfn-lint, checkov, statelint, sam build and its contents (tools in .tools/)
 	bash scripts/install-infra-tools.sh
-	bash scripts/check-infra.sh
+	bash scripts/check-infra.sh --build
 
 test: lint typecheck unit scale infra ## Everything CI runs
 

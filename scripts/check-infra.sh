@@ -5,7 +5,8 @@
 #   3. checkov -f template.yaml         (0 failed; skips are justified in each resource's Metadata)
 #   4. statelint --ignore=URI,FLOAT     on statemachine/*.asl.json (PyPI port of awslabs/statelint)
 #   5. asl-validator                    on statemachine/*.asl.json (npm; AWS's current ASL schemas)
-#   6. with --build: sam build          (python3.12 on PATH via pyenv; downloads arm64 wheels from PyPI)
+#   6. with --build: sam build          (python3.12 on PATH via pyenv; downloads arm64 wheels from PyPI),
+#      then scripts/check_build.py      (cp312/aarch64 extensions, under 250 MB unzipped, what the shared layer ships)
 # Tools come from scripts/install-infra-tools.sh (.tools/). Exit status is non-zero if any check fails.
 # Usage: scripts/check-infra.sh [--build]
 set -uo pipefail
@@ -96,6 +97,7 @@ if [[ "${1:-}" == "--build" ]]; then
     export PYENV_VERSION="3.11.7:3.12.1:3.13.0"
   fi
   run "sam build" sam build --template template.yaml
+  run "build contents" "${TOOLS}/python" scripts/check_build.py .aws-sam/build
 fi
 
 echo
