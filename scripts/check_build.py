@@ -3,7 +3,8 @@
 For every function in `.aws-sam/build/template.yaml`: its code plus its layers, unzipped, must stay
 under Lambda's 250 MB limit; every compiled extension must be built for CPython 3.12 on aarch64 (a
 wheel for the build machine's own platform would import-fail on Lambda); the shared layer must hold
-only the `havachat` package (the CLI and the local runner, `havachat_local`, stay out of it).
+only the `havachat` package (the CLI and the local runner, `havachat_local`, stay out of it); a layer
+that ships botocore ships boto3 too (the runtime's boto3 must not run on the layer's botocore).
 Prints the shared layer's files and each function's size, so a reviewer sees what ships.
 
 Usage: python scripts/check_build.py [.aws-sam/build]
@@ -57,6 +58,9 @@ def main(build: Path) -> int:
 
     for lid, directory in layers.items():
         problems += [f"{lid}: {name} is not a cp312 aarch64 build" for name in wrong_extensions(directory)]
+        shipped_packages = {p.name for p in (directory / "python").glob("*") if p.is_dir()}
+        if "botocore" in shipped_packages and "boto3" not in shipped_packages:
+            problems.append(f"{lid}: ships botocore without boto3, shadowing the runtime's botocore under its boto3")
     shared = layers.get("SharedLayer")
     if shared is not None:
         shipped = sorted(
