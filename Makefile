@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= ../shared/data/vocab/zh_hsk1.csv
 OUT ?= out/zh_hsk1
 
-.PHONY: setup demo test lint typecheck unit scale infra bench clean
+.PHONY: setup demo test lint typecheck unit scale infra schemas bench clean
 
 $(BIN)/havachat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ scale: setup ## The scale tier: 5,000 and 20,000-word lists end to end, one at a
 infra: ## sam validate --lint, cfn-lint, checkov, statelint, sam build and its contents (tools in .tools/)
 	bash scripts/install-infra-tools.sh
 	bash scripts/check-infra.sh --build
+
+schemas: setup ## Rewrite schemas/*.json and template.yaml's event schemas from the event detail models
+	$(BIN)/python -m havachat_local.event_schemas
 
 test: lint typecheck unit scale infra ## Everything CI runs
 

@@ -7,7 +7,7 @@ files are loaded the way the Lambda runtime loads them, with `shared/` (the hava
 
 - import: executing the handler module (its imports, Logger/Tracer/Metrics, decorators);
 - + clients: then building what the first invocation builds (the boto3 session and clients of
-  `deps()`, and for an LLM handler the anthropic + instructor client of `make_llm`);
+  `container_deps()`, and for an LLM handler the anthropic + instructor client of `make_llm`);
 - naive: `import anthropic, instructor, boto3, aws_lambda_powertools` at the top of a handler, and
   with its Logger/Tracer/Metrics and the same clients built at import.
 
@@ -36,11 +36,12 @@ module = importlib.util.module_from_spec(spec)
 sys.modules["handler"] = module
 spec.loader.exec_module(module)
 imported = time.perf_counter()
-module.deps()
+from havachat.aws.wiring import container_deps
+deps = container_deps()
 llm = "anthropic" in sys.modules
 if llm:
     from havachat.llm import make_llm
-    make_llm(module.deps().settings, api_key="bench-key")
+    make_llm(deps.settings, api_key="bench-key")
 ready = time.perf_counter()
 print(json.dumps({"import": imported - started, "ready": ready - started, "llm": llm}))
 """

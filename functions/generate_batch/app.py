@@ -1,8 +1,9 @@
 """GenerateBatch: one category batch, one structured Claude call (split if the answer is cut off).
 
-The only handler that imports the LLM stack (`havachat.llm`: anthropic + instructor).
-Errors leave as the `havachat.errors` class names (`LlmThrottled`, ...), which the state
-machine retries or catches by name.
+The only handler that imports the LLM stack (`havachat.llm`: anthropic + instructor), through the
+generator its deps build on first use (`AwsDeps.batch_generator`: Claude, or the offline generator
+with HAVACHAT_PROVIDER=offline). Errors leave as the `havachat.errors` class names (`LlmThrottled`,
+...), which the state machine retries or catches by name.
 """
 
 from __future__ import annotations
@@ -12,43 +13,22 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import havachat.llm  # noqa: F401  (the LLM stack loads at init, not in the first batch's time)
 from havachat.aws.observability import EmfBatchMetrics, logger, tracer
-from havachat.aws.secrets import anthropic_api_key
 from havachat.aws.wiring import AwsDeps, container_deps
-from havachat.generation import BatchGenerator
-from havachat.llm import make_llm
-from havachat.llm_port import StructuredLlm
-from havachat.offline import OfflineGenerator
 from havachat.pipeline.contracts import BatchInput
 from havachat.pipeline.generate import generate_step
-from havachat.settings import Provider, resolve_provider
-
-DEPS: AwsDeps | None = None  # built on first use; tests and the local runner assign their own
-LLM: StructuredLlm | BatchGenerator | None = None
-
-
-def deps() -> AwsDeps:
-    return DEPS or container_deps()
-
-
-def llm() -> StructuredLlm | BatchGenerator:
-    """Claude (API key from Secrets Manager, or Bedrock), or the offline generator with HAVACHAT_PROVIDER=offline."""
-    global LLM
-    if LLM is None:
-        settings = resolve_provider(deps().settings)
-        if settings.provider is Provider.OFFLINE:
-            LLM = OfflineGenerator()
-        else:
-            LLM = make_llm(settings, api_key=anthropic_api_key(settings))
-    return LLM
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer().capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: AwsDeps | None = None) -> dict[str, Any]:
     batch_input = parse(event=event, model=BatchInput)
-    logger.append_keys(run_id=batch_input.run_id, batch_id=batch_input.batch.batch_id)
-    d = deps()
-    output = generate_step(batch_input, d.store, llm(), EmfBatchMetrics(), d.settings)
-    logger.info("batch done", extra={"items": output.item_count, "cost_usd": output.usage.cost_usd})
+    logger.thread_safe_append_keys(run_id=batch_input.run_id, batch_id=batch_input.batch.batch_id)
+    deps = deps or container_deps()
+    output = generate_step(batch_input, deps.store, deps.batch_generator, EmfBatchMetrics())
+    logger.info(
+        "batch done",
+        extra={"category": output.category.value, "items": output.item_count, "cost_usd": output.usage.cost_usd},
+    )
     return output.model_dump(mode="json")

@@ -10,12 +10,14 @@ manifest, in parallel threads), the three handlers with their decorators, and th
 tables and bus built from `template.yaml`. What is local:
 
 - moto's docker-less Lambda only echoes its input, so `LambdaSimpleBackend.invoke` (moto==5.2.5)
-  is patched, while the runner is open, to call the handler file of the function by name;
-  a raised exception becomes an `Unhandled` function error whose `errorType` is the class name,
-  as the Lambda Python runtime reports it. `tests/integration/test_moto_seam.py` guards the seam.
+  is patched, while the runner is open, to call the handler file of the function by name, with
+  the runner's adapters as its `deps` (`function_deps`); a raised exception becomes an `Unhandled`
+  function error whose `errorType` is the class name, as the Lambda Python runtime reports it.
+  `tests/integration/test_moto_seam.py` guards the seam.
 - moto's EventBridge cannot target a state machine: the runner uploads the object, builds the
   `Object Created` event the bucket would send and starts the execution itself.
-- the LLM is injected (a real `InstructorClaude`, or one over the fake Claude in tests).
+- the LLM is injected (a real `InstructorClaude`, or one over the fake Claude in tests), or the
+  offline generator.
 """
 
 from __future__ import annotations
@@ -36,21 +38,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 from unittest import mock
 
 import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from havachat.aws.wiring import AwsDeps, aws_deps
+from havachat.aws.wiring import AwsDeps, Lazy, aws_deps, llm_generator
 from havachat.errors import MissingCredentials
 from havachat.generation import BatchGenerator
-from havachat.llm_port import StructuredLlm
+from havachat.llm_port import StructuredContentLlm, StructuredLlm
 from havachat.models import LearningItem
+from havachat.offline import OfflineGenerator
 from havachat.pipeline.contracts import RunSummary, S3Object
-from havachat.pipeline.keys import RunKeys
+from havachat.pipeline.keys import RunKeys, run_id_for
 from havachat.settings import Settings
+from havachat_local.iam import IamTier
+from havachat_local.sam_roles import TemplateRoles
 from havachat_local.template import (
     BUCKET_TYPES,
     BUS_TYPES,
@@ -91,6 +96,11 @@ class BatchProgress:
 
 
 ProgressCallback = Callable[[BatchProgress], None]
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class RunnerLlm(StructuredLlm, StructuredContentLlm, Protocol):
+    """The LLM of a local run: GenerateBatch's (`generate`) and Content's (`generate_structured`)."""
 
 
 @dataclass
@@ -174,36 +184,40 @@ def s3_object_created_event(source: S3Object, size: int, region: str = REGION) -
 class LocalPipeline:
     """moto with the template's resources, the routed Lambda functions and the state machine.
 
-    `llm` is the model GenerateBatch calls (or a factory, called once on first use), or a
-    `BatchGenerator` GenerateBatch uses as is (`havachat.offline.OfflineGenerator`). `settings`
-    gives the model, limits and budgets; resource names are the runner's own. `progress` is
-    called after each batch (from worker threads).
+    `llm` is the model GenerateBatch and Content call (or a factory, called once on first use), or
+    the `OfflineGenerator` GenerateBatch then uses (Content has no LLM). `settings` gives the model,
+    limits and budgets; resource names are the runner's own. `progress` is called after each
+    batch (from worker threads). `function_deps` holds the adapters each function is invoked
+    with (all `deps` unless a test swaps one), `handlers` each function's handler as invoked.
+    With `iam` (the template's roles, `havachat_local.sam_roles`), each function's adapters hold its
+    own role's credentials and IAM is enforced (`havachat_local.iam`); the runner's calls are an admin's.
     """
 
     def __init__(
         self,
-        llm: StructuredLlm | BatchGenerator | Callable[[], StructuredLlm],
+        llm: RunnerLlm | OfflineGenerator | Callable[[], RunnerLlm],
         *,
         settings: Settings | None = None,
         root: Path | None = None,
         progress: ProgressCallback | None = None,
         map_concurrency: int | None = None,
+        iam: TemplateRoles | None = None,
     ) -> None:
         self.root = root or find_root()
         self.info = TemplateInfo(self.root, load_template(self.root / "template.yaml"))
         self._llm_source = llm
-        self._llm: StructuredLlm | None = None
         self._base_settings = settings or Settings()
         self.progress = progress
         self.map_concurrency = map_concurrency
+        self.iam = IamTier(iam, region=REGION, account=ACCOUNT) if iam is not None else None
         self._lock = threading.Lock()
         self._done: dict[str, int] = {}
         self._totals: dict[str, int] = {}
         self._stack: list[Any] = []
         self.settings: Settings = self._base_settings
         self.deps: AwsDeps | None = None
-        self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self.modules: dict[str, ModuleType] = {}
+        self.function_deps: dict[str, AwsDeps] = {}
+        self.handlers: dict[str, Handler] = {}
         self.function_arns: dict[str, str] = {}
         self.state_machine_arn = ""
         self.bucket = ""
@@ -233,16 +247,11 @@ class LocalPipeline:
     def __exit__(self, *exc: object) -> None:
         while self._stack:
             self._stack.pop().stop()
-        for module in self.modules.values():
-            handler_module: Any = module
-            handler_module.DEPS = None
-            if hasattr(module, "LLM"):
-                handler_module.LLM = None
 
     # -- building -------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.session = boto3.session.Session(region_name=REGION)
+        self.session = self.iam.admin_session() if self.iam else boto3.session.Session(region_name=REGION)
         self.s3 = self.session.client("s3")
         self.dynamodb = self.session.client("dynamodb")
         self.events = self.session.client("events")
@@ -253,6 +262,9 @@ class LocalPipeline:
         role_arn = self._create_role()
         self._create_functions(role_arn)
         self._create_state_machine(role_arn, refs)
+        if self.iam is not None:  # every function on its own role from the template, IAM enforced from here on
+            self.iam.enforce(self, refs)
+            self._stack.append(self.iam)
 
     def _create_data_resources(self) -> dict[str, str]:
         refs: dict[str, str] = {}
@@ -296,8 +308,23 @@ class LocalPipeline:
                 "aws_region": REGION,
             }
         )
-        self.deps = aws_deps(self.settings, self.session)
+        batch_generator, content_llm = self._generation()
+        self.deps = aws_deps(self.settings, self.session, batch_generator=batch_generator, content_llm=content_llm)
         return refs
+
+    def _generation(self) -> tuple[Callable[[], BatchGenerator], Callable[[], StructuredContentLlm]]:
+        """GenerateBatch's generator and Content's LLM: the offline generator and no LLM, or the
+        runner's LLM (built once, on first use)."""
+        source = self._llm_source
+        if isinstance(source, OfflineGenerator):
+            offline = source
+
+            def no_llm() -> StructuredContentLlm:
+                raise MissingCredentials(f"the runner was given {offline.model} generation only, no LLM")
+
+            return (lambda: offline), no_llm
+        llm: Lazy[RunnerLlm] = Lazy(source if callable(source) else lambda: source)
+        return Lazy(lambda: llm_generator(llm(), self.settings)), llm
 
     def _create_role(self) -> str:
         iam = self.session.client("iam")
@@ -330,13 +357,17 @@ class LocalPipeline:
             )
             self.function_arns[lid] = created["FunctionArn"]
             module = load_handler_module(function.handler_file, lid)
-            handler_module: Any = module  # DEPS / LLM: the injection points every handler module has
-            handler_module.DEPS = self.deps
-            if hasattr(module, "LLM"):
-                generator = lid == GENERATE and hasattr(self._llm_source, "generate_batch")
-                handler_module.LLM = self._llm_source if generator else _LazyLlm(self)
-            self.modules[lid] = module
-            self.handlers[lid] = getattr(module, function.handler_name)
+            assert self.deps is not None
+            self.function_deps[lid] = self.deps
+            self.handlers[lid] = self._with_deps(lid, getattr(module, function.handler_name))
+
+    def _with_deps(self, name: str, handler: Callable[..., Any]) -> Handler:
+        """`handler` as the runner invokes it: `function_deps[name]` passed in as its `deps`."""
+
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            return handler(event, context, deps=self.function_deps[name])
+
+        return invoke
 
     def _create_state_machine(self, role_arn: str, refs: dict[str, str]) -> None:
         machine = self.info.state_machine()
@@ -351,16 +382,6 @@ class LocalPipeline:
             type="STANDARD",
         )
         self.state_machine_arn = created["stateMachineArn"]
-
-    def llm(self) -> StructuredLlm:
-        with self._lock:
-            if self._llm is None:
-                source: Any = self._llm_source
-                if hasattr(source, "generate_batch"):
-                    raise MissingCredentials(f"the runner was given {source.model} generation only, no LLM")
-                self._llm = source if hasattr(source, "generate") else source()
-            assert self._llm is not None
-            return self._llm
 
     # -- running --------------------------------------------------------------------------------
 
@@ -456,10 +477,7 @@ class LocalPipeline:
         return [LearningItem.model_validate(row) for row in self.deps.store.get_jsonl(RunKeys(run_id).items)]
 
     def _summary_for_object(self, bucket: str, obj: dict[str, Any]) -> RunSummary | None:
-        from havachat.pipeline.keys import run_id_for
-
-        run_id = run_id_for(bucket, obj["key"], obj.get("version-id") or obj.get("etag"))
-        return self.read_summary(run_id)
+        return self.read_summary(run_id_for(bucket, obj["key"], obj.get("version-id") or obj.get("etag")))
 
     @contextmanager
     def capture_events(self, detail_types: tuple[str, ...] = ()) -> Iterator[Callable[[], list[dict[str, Any]]]]:
@@ -537,24 +555,6 @@ class LocalPipeline:
                 total=total,
             )
         )
-
-
-class _LazyLlm:
-    """Hands GenerateBatch and Content the runner's LLM, built on first use (a factory costs nothing until needed)."""
-
-    def __init__(self, runner: LocalPipeline) -> None:
-        self._runner = runner
-
-    @property
-    def model(self) -> str:
-        return self._runner.llm().model
-
-    def generate(self, request: Any) -> Any:
-        return self._runner.llm().generate(request)
-
-    def generate_structured(self, request: Any, response_model: Any) -> Any:
-        llm: Any = self._runner.llm()  # an InstructorClaude (or a test double with this method)
-        return llm.generate_structured(request, response_model)
 
 
 def _routed_invoke(runner: LocalPipeline) -> Callable[..., bytes]:

@@ -23,16 +23,16 @@ import json
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeAlias
 
+from havachat.concurrency import map_concurrently
 from havachat.content import generate_content_with_settings
 from havachat.content_models import ContentDocument
 from havachat.errors import HavachatError, LlmInvalidOutput
 from havachat.generation import BatchResult, generate_batch
 from havachat.ledger import Ledger
 from havachat.llm_port import StructuredContentLlm, StructuredLlm
-from havachat.models import Category, LearningItem, Level, VocabItem, VocabKind, VocabList
+from havachat.models import BatchSpec, Category, LearningItem, Level, VocabItem, VocabKind, VocabList
 from havachat.planning import plan_run
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, parse_vocab
@@ -157,8 +157,7 @@ class LearningItemGenerator:
             categories=categories,
         )
 
-        def run(batch_index: int) -> BatchResult | Exception:
-            spec = plan.batches[batch_index]
+        def run(spec: BatchSpec) -> BatchResult | Exception:
             try:
                 result = generate_batch(
                     spec,
@@ -176,8 +175,7 @@ class LearningItemGenerator:
                 self.usage.record(spec.category.value, result.usage)
             return result
 
-        with ThreadPoolExecutor(max_workers=self.settings.map_concurrency) as pool:
-            outcomes = list(pool.map(run, range(len(plan.batches))))
+        outcomes = map_concurrently(run, plan.batches, self.settings.map_concurrency)
 
         results: dict[Category, list[LearningItem]] = {category: [] for category in dict.fromkeys(categories)}
         dropped: dict[Category, int] = dict.fromkeys(results, 0)

@@ -7,7 +7,6 @@ writes); `Conversation` and `Story` are what is stored, with ids, level, checks 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -153,31 +152,3 @@ class ContentDocument(BaseModel):
 
     def pieces(self) -> list[Conversation | Story]:
         return [*self.conversations, *self.stories]
-
-    def event_detail(self, bucket: str, content_key: str) -> dict[str, Any]:
-        """The `LearningContentGenerated` detail: counts, checks and usage, not the content."""
-        summary = self.summary
-        return {
-            "run_id": self.run_id,
-            "status": "SUCCEEDED",
-            "output": {"bucket": bucket, "content_key": content_key},
-            "language": self.language,
-            "level": self.level,
-            "model": self.model,
-            "prompt_version": self.prompt_version,
-            "requested": summary.requested,
-            "counts": summary.produced,
-            "dropped_pieces": summary.dropped_pieces,
-            "removed_item_ids": summary.removed_item_ids,
-            "removed_vocab_words": summary.removed_vocab_words,
-            "out_of_level_word_count": len(summary.out_of_level_words),
-            "token_usage": {
-                "input": summary.usage.input_tokens,
-                "output": summary.usage.output_tokens,
-                "cache_write": summary.usage.cache_write_tokens,
-                "cache_read": summary.usage.cache_read_tokens,
-            },
-            "usage": summary.usage.model_dump(mode="json"),
-            "cost_usd": summary.cost_usd,
-            "finished_at": self.generated_at,
-        }

@@ -67,3 +67,7 @@ class LlmOutputTruncated(LlmError):
 
 class MissingCredentials(HavachatError):
     """No way to reach an LLM was configured."""
+
+
+class UploadNotFound(HavachatError):
+    """The uploaded object (version) an event names does not exist (deleted, or its key misread)."""

@@ -1,15 +1,17 @@
 """One category batch end to end: prompt, structured call, post-processing, usage.
 
 An answer cut off at `max_tokens` is not re-asked (the same prompt would be cut off again):
-the chunk is halved and each half asked for half the items, down to `max_split_depth`.
+the chunk is halved and each half asked for half the items, down to `max_split_depth`
+(`batching.split_on_truncation`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Protocol
 
+from havachat.batching import Part, split_on_truncation
 from havachat.errors import LlmError, LlmOutputTruncated
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import StructuredLlm
@@ -77,15 +79,6 @@ class LlmBatchGenerator:
         )
 
 
-def as_generator(
-    source: StructuredLlm | BatchGenerator, *, max_tokens: int, max_split_depth: int, coverage_followup: bool
-) -> BatchGenerator:
-    """A generator as is; an LLM wrapped in `LlmBatchGenerator` (so callers may pass either)."""
-    if hasattr(source, "generate_batch"):
-        return cast(BatchGenerator, source)
-    return LlmBatchGenerator(cast(StructuredLlm, source), max_tokens, max_split_depth, coverage_followup)
-
-
 def generate_batch(
     spec: BatchSpec,
     words: Sequence[VocabItem],
@@ -109,7 +102,7 @@ def generate_batch(
     batch = _Batch(spec, language, level, llm, provenance, max_tokens)
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
     try:
-        _generate_into(result, words, (spec.target_items_min, spec.target_items_max), batch, max_split_depth)
+        _generate_into(result, Part(words, (spec.target_items_min, spec.target_items_max)), batch, max_split_depth)
     except LlmError as failed:  # the batch's error carries every attempt it spent, earlier halves' included
         recorded = {id(attempt) for attempt in result.attempts}
         failed.usage = [*result.attempts, *(u for u in failed.usage if id(u) not in recorded)]
@@ -142,43 +135,42 @@ def _follow_up(result: BatchResult, words: Sequence[VocabItem], batch: _Batch, m
     result.followup_words = len(missed)
     targets = quantity_guidance(batch.spec.category, len(missed), max_tokens=batch.max_tokens)
     try:
-        _generate_into(result, missed, targets, batch, max_split_depth)
+        _generate_into(result, Part(missed, targets), batch, max_split_depth)
     except LlmError as exc:
         if not isinstance(exc, LlmOutputTruncated):  # a truncated answer's usage is recorded where it is split
             _record(result, [u for u in exc.usage if isinstance(u, CallUsage)])
         result.followup_error = type(exc).__name__
 
 
-def _generate_into(
-    result: BatchResult, words: Sequence[VocabItem], targets: tuple[int, int], batch: _Batch, depth_left: int
-) -> None:
-    category = batch.spec.category
-    request = build_request(category, batch.language, batch.level, words, targets[0], targets[1], batch.max_tokens)
-    try:
-        answer = batch.llm.generate(request)
-    except LlmOutputTruncated as truncated:
-        _record(result, [u for u in truncated.usage if isinstance(u, CallUsage)])
-        if depth_left == 0 or len(words) < 2:
-            raise
-        result.splits += 1
-        middle = len(words) // 2
-        half_targets = (max(1, targets[0] // 2), max(1, (targets[1] + 1) // 2))
-        for half in (words[:middle], words[middle:]):
-            _generate_into(result, half, half_targets, batch, depth_left - 1)
-        return
-    _record(result, answer.attempts)
-    finished = finish_items(
-        answer.batch,
-        words=words,
-        language=batch.language,
-        level=batch.level,
-        category=category,
-        provenance=batch.provenance,
-    )
-    result.items.extend(finished.items)
-    result.dropped_unknown_words += finished.dropped_unknown_words
-    result.dropped_duplicates += finished.dropped_duplicates
-    result.dropped_prompt_echoes += finished.dropped_prompt_echoes
+def _generate_into(result: BatchResult, part: Part[VocabItem], batch: _Batch, max_split_depth: int) -> None:
+    """Items of `part` into `result`, a cut-off answer split by `split_on_truncation`."""
+
+    def make(call: Part[VocabItem]) -> None:
+        category = batch.spec.category
+        low, high = call.targets
+        answer = batch.llm.generate(
+            build_request(category, batch.language, batch.level, call.words, low, high, batch.max_tokens)
+        )
+        _record(result, answer.attempts)
+        finished = finish_items(
+            answer.batch,
+            words=call.words,
+            language=batch.language,
+            level=batch.level,
+            category=category,
+            provenance=batch.provenance,
+        )
+        result.items.extend(finished.items)
+        result.dropped_unknown_words += finished.dropped_unknown_words
+        result.dropped_duplicates += finished.dropped_duplicates
+        result.dropped_prompt_echoes += finished.dropped_prompt_echoes
+
+    def on_truncated(usage: list[CallUsage], split: bool) -> None:
+        _record(result, usage)
+        if split:
+            result.splits += 1
+
+    split_on_truncation(make, part, max_split_depth=max_split_depth, on_truncated=on_truncated)
 
 
 def _record(result: BatchResult, attempts: list[CallUsage]) -> None:

@@ -27,6 +27,12 @@ class Category(StrEnum):
     PATTERN = "pattern"
 
 
+OFFLINE_MODEL = "offline"
+"""The model recorded by runs and items of the offline generator (`havachat.offline`), which asks no LLM."""
+OFFLINE_CATEGORIES: tuple[Category, ...] = (Category.PRONUNCIATION, Category.WRITING_SYSTEM)
+"""The categories the offline generator derives from dictionaries; an offline run plans only these."""
+
+
 class LevelSystem(StrEnum):
     HSK = "HSK"
     JLPT = "JLPT"

@@ -10,14 +10,25 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
+from havachat.batching import chunk_words
 from havachat.ledger import price_for
-from havachat.models import BatchSpec, Category, LearningItemBatch, Level, RunPlan, VocabItem, VocabKind, VocabList
-from havachat.offline import OFFLINE_CATEGORIES, OFFLINE_MODEL
+from havachat.models import (
+    OFFLINE_CATEGORIES,
+    OFFLINE_MODEL,
+    BatchSpec,
+    Category,
+    LearningItemBatch,
+    Level,
+    RunPlan,
+    VocabItem,
+    VocabKind,
+    VocabList,
+)
 from havachat.prompts import (
     EXPECTED_OUTPUT_TOKENS_PER_ITEM,
     GRAMMAR_CATEGORIES,
@@ -101,68 +112,6 @@ def message_overhead_tokens(category: Category, language: str, level: Level) -> 
 
 def expected_output_tokens(category: Category, word_count: int, *, max_tokens: int | None = None) -> int:
     return quantity_guidance(category, word_count, max_tokens=max_tokens)[1] * EXPECTED_OUTPUT_TOKENS_PER_ITEM
-
-
-# --------------------------------------------------------------------------------------------------
-# Chunking
-# --------------------------------------------------------------------------------------------------
-ChunkFits = Callable[[int, int], bool]
-"""fits(word_count, vocab_tokens): may a chunk of that many words and vocabulary tokens be one call?"""
-
-
-def _greedy_chunks(costs: Sequence[int], fits: ChunkFits) -> list[tuple[int, int]]:
-    """Contiguous (start, end) ranges, each as long as `fits` allows; a word that fits nowhere goes alone."""
-    chunks: list[tuple[int, int]] = []
-    start, tokens = 0, 0
-    for index, cost in enumerate(costs):
-        if index > start and not fits(index - start + 1, tokens + cost):
-            chunks.append((start, index))
-            start, tokens = index, 0
-        tokens += cost
-    if costs:
-        chunks.append((start, len(costs)))
-    return chunks
-
-
-def chunk_words(
-    costs: Sequence[int],
-    *,
-    need: Callable[[int], int],
-    output_ok: Callable[[int], bool],
-    context_need: int,
-    chunk_token_budget: int,
-    context_window_tokens: int,
-) -> list[tuple[int, int]]:
-    """Split words (by their token `costs`) into as few contiguous chunks as the limits allow, evenly sized.
-
-    `need(n)` is the non-vocabulary tokens (prompt overhead + expected output) of an n-word chunk for
-    the most demanding category, `output_ok(n)` whether its expected output fits the answer headroom,
-    `context_need` the prompt overhead plus `max_tokens` that must fit the context window with the words.
-    Greedy packing gives the fewest chunks; the budget is then lowered as far as it can go without
-    adding a chunk (binary search), so the last chunk is not a small remainder.
-    """
-
-    def fits_within(budget: int) -> ChunkFits:
-        def fits(count: int, vocab_tokens: int) -> bool:
-            return (
-                vocab_tokens + need(count) <= budget
-                and output_ok(count)
-                and vocab_tokens + context_need <= context_window_tokens
-            )
-
-        return fits
-
-    chunks = _greedy_chunks(costs, fits_within(chunk_token_budget))
-    if len(chunks) <= 1:
-        return chunks
-    low, high = 1, chunk_token_budget
-    while low < high:
-        middle = (low + high) // 2
-        if len(_greedy_chunks(costs, fits_within(middle))) <= len(chunks):
-            high = middle
-        else:
-            low = middle + 1
-    return _greedy_chunks(costs, fits_within(low))
 
 
 def plan_run(

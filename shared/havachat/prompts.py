@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
+from havachat.languages import language_for
+from havachat.languages.common import Language
 from havachat.llm_port import LlmRequest
 from havachat.models import Category, Level, VocabItem, VocabKind
 
@@ -202,16 +204,9 @@ CATEGORY_PROMPTS: Mapping[Category, CategoryPrompt] = {
 
 
 # --------------------------------------------------------------------------------------------------
-# Languages: display name, romanization system and what to focus on per category.
-# Languages not listed get the generic focus; a listed language falls back to it per category.
+# What to focus on per category for a language with no focus of its own (havachat.languages holds
+# each language's name, romanization and focus; a language falls back to this per category).
 # --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LanguageProfile:
-    name: str
-    romanization: str | None = None
-    focus: Mapping[Category, str] = field(default_factory=dict)
-
-
 GENERIC_FOCUS: Mapping[Category, str] = {
     Category.PRONUNCIATION: (
         "Focus on word stress and its written marks, vowel and consonant sounds that differ from "
@@ -233,109 +228,10 @@ GENERIC_FOCUS: Mapping[Category, str] = {
     ),
 }
 
-_ZH_FOCUS: Mapping[Category, str] = {
-    Category.PRONUNCIATION: (
-        "Focus on the four tones and the neutral tone; tone sandhi: a third tone before another third "
-        "tone becomes second (你好 nǐ hǎo is said ní hǎo), 不 bù becomes bú before a fourth tone, 一 yī "
-        "becomes yí before a fourth tone and yì before the other tones (but stays yī when counting or "
-        "at the end of a word); the half third tone; initials learners confuse (zh/z/j, ch/c/q, sh/s/x, "
-        "r, aspirated p/t/k versus b/d/g) and finals (ü, -n versus -ng, e); erhua (儿化) in northern "
-        "speech. In the pinyin, follow textbook convention (dictionary tones, "
-        "except that the changed tones of 不 and 一 are usually written) and describe other spoken tone "
-        "changes in the explanation."
-    ),
-    Category.WRITING_SYSTEM: (
-        "Focus on radicals and components (semantic and phonetic), how a character is built, stroke "
-        "order basics, characters that look alike, and simplified versus traditional forms (give the "
-        "traditional form when it differs). Teach simplified characters in the examples."
-    ),
-    Category.PATTERN: (
-        "Focus on measure words (个, 本, 杯, 口, ...) with the listed nouns, word order (time and place "
-        "before the verb), 的, 了, 吗 and other particles, 是 sentences, 有/没有, and question words "
-        "staying in place."
-    ),
-    Category.IDIOM: (
-        "Focus on set phrases and common collocations of the listed words; chengyu only when they are "
-        "within reach of the level."
-    ),
-    Category.SOCIOLINGUISTIC: (
-        "Focus on 你 versus 您, forms of address and kinship terms, and mainland versus Taiwan usage."
-    ),
-    Category.LITERACY: (
-        "Focus on reading characters in signs, menus and messages, full-width punctuation, and "
-        "guessing a word's meaning from its characters."
-    ),
-}
 
-_JA_FOCUS: Mapping[Category, str] = {
-    Category.PRONUNCIATION: (
-        "Focus on pitch accent (high-low patterns that separate words such as 箸 hashi and 橋 hashi), "
-        "long versus short vowels (おばさん versus おばあさん), the special morae: the small っ (sokuon, a "
-        "doubled consonant), the moraic ん and how it changes before other sounds, and devoicing of i "
-        "and u (です, します); mora timing. Write romaji in Hepburn with macrons or doubled vowels "
-        "consistently."
-    ),
-    Category.WRITING_SYSTEM: (
-        "Focus on hiragana, katakana and kanji and when each is used, okurigana, kanji components, and "
-        "on'yomi versus kun'yomi readings of the listed kanji; small kana and the long-vowel mark ー in "
-        "katakana."
-    ),
-    Category.PATTERN: (
-        "Focus on particles (は, が, を, に, で, へ, と, も), verb and adjective forms (masu form, te form, "
-        "i- versus na-adjectives), counters with the listed nouns, and sentence-final です/ます."
-    ),
-    Category.SOCIOLINGUISTIC: (
-        "Focus on polite (丁寧語) versus plain speech, honorific and humble forms at an introductory "
-        "level, and how people are addressed (さん, くん, ちゃん, titles)."
-    ),
-    Category.PRAGMATIC: (
-        "Focus on indirect refusals, aizuchi, ちょっと and other softeners, and set phrases such as "
-        "いただきます and よろしくお願いします."
-    ),
-}
-
-_KO_FOCUS: Mapping[Category, str] = {
-    Category.PRONUNCIATION: (
-        "Focus on the three-way contrast of plain, aspirated and tense consonants (ㄱ/ㅋ/ㄲ), batchim "
-        "and the seven final sounds, resyllabification (linking) and sound changes such as nasalisation "
-        "and tensing."
-    ),
-    Category.WRITING_SYSTEM: (
-        "Focus on how hangul letters combine into syllable blocks, vowels built from strokes, batchim, "
-        "and Sino-Korean words with their hanja when helpful."
-    ),
-    Category.PATTERN: (
-        "Focus on particles (은/는, 이/가, 을/를), verb endings, the present tense in 요 style, and "
-        "native versus Sino-Korean numbers with counters."
-    ),
-    Category.SOCIOLINGUISTIC: (
-        "Focus on speech levels (합니다 style, 해요 style, 반말) and honorifics (시, 께서, 드리다)."
-    ),
-}
-
-LANGUAGES: Mapping[str, LanguageProfile] = {
-    "zh": LanguageProfile("Mandarin Chinese", "Hanyu Pinyin with tone marks", _ZH_FOCUS),
-    "ja": LanguageProfile("Japanese", "Hepburn romaji", _JA_FOCUS),
-    "ko": LanguageProfile("Korean", "Revised Romanization of Korean", _KO_FOCUS),
-    "es": LanguageProfile("Spanish"),
-    "fr": LanguageProfile("French"),
-    "de": LanguageProfile("German"),
-    "it": LanguageProfile("Italian"),
-    "pt": LanguageProfile("Portuguese"),
-    "en": LanguageProfile("English"),
-    "ru": LanguageProfile("Russian", "a standard Latin transliteration"),
-    "ar": LanguageProfile("Arabic", "a standard Latin transliteration"),
-    "th": LanguageProfile("Thai", "Royal Thai General System transcription with tone notes"),
-    "hi": LanguageProfile("Hindi", "a standard Latin transliteration (IAST)"),
-    "el": LanguageProfile("Greek", "a standard Latin transliteration"),
-    "he": LanguageProfile("Hebrew", "a standard Latin transliteration"),
-}
-
-
-def language_profile(language: str) -> LanguageProfile:
-    """The profile of a language code such as `zh`, `zh-CN` or `ja_JP`; unknown codes get a generic one."""
-    base = language.strip().replace("_", "-").split("-", 1)[0].lower()
-    return LANGUAGES.get(base) or LanguageProfile(name=language.strip() or "the target language")
+def language_profile(language: str) -> Language:
+    """The language of a code such as `zh`, `zh-CN` or `ja_JP`; unknown codes get a generic one named by the code."""
+    return language_for(language) or Language(code=language.strip(), name=language.strip() or "the target language")
 
 
 def language_focus(category: Category, language: str) -> str:

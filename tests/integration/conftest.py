@@ -9,6 +9,7 @@ import pytest
 from havachat.llm import InstructorClaude
 from havachat.settings import Settings
 from havachat_local.runner import LocalPipeline
+from tests.event_schemas import check_captured_events
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
 
@@ -33,3 +34,9 @@ def local(fake_claude: FakeClaude, settings: Settings) -> Iterator[LocalPipeline
     )
     with LocalPipeline(llm, settings=settings, root=ROOT) as pipeline:
         yield pipeline
+
+
+@pytest.fixture(autouse=True)
+def _captured_events_match_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event a test drains from `LocalPipeline.capture_events` is checked against its schema."""
+    check_captured_events(monkeypatch)

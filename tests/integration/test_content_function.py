@@ -155,11 +155,15 @@ def test_a_failed_call_is_raised_for_a_retry_that_makes_only_that_call(
     event, _ = _completed_run(local, fake_claude)
     install(fake_claude).script(status=429, match="Content: stories")
 
-    with pytest.raises(Exception) as raised:
-        local.handlers[CONTENT](event, _context(local))
+    with local.capture_events(("LearningContentGenerationFailed",)) as drain:
+        with pytest.raises(Exception) as raised:
+            local.handlers[CONTENT](event, _context(local))
+        published = drain()
 
     assert type(raised.value).__name__ == "ContentGenerationFailed"
     assert "LlmThrottled" in str(raised.value)
+    [failed] = [e["detail"] for e in published]
+    assert (failed["run_id"], failed["error_type"]) == (event["detail"]["run_id"], "ContentGenerationFailed")
     assert local.deps is not None
     assert local.deps.store.get_json(ContentKeys(event["detail"]["run_id"]).content) is None
 

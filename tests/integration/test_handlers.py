@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from havachat.errors import UploadNotFound
 from havachat.pipeline.contracts import RunStatus
 from havachat.pipeline.keys import RunKeys
 from havachat_local.runner import LambdaContextStub, LocalPipeline
@@ -58,6 +59,26 @@ def test_plan_writes_vocab_plan_and_manifest_and_records_the_run(local: LocalPip
     assert record is not None and record.status is RunStatus.RUNNING and record.batch_count == 9
 
 
+@pytest.mark.parametrize("encoded", [True, False], ids=["key-url-encoded", "key-as-is"])
+def test_plan_reads_a_key_with_a_plus_whether_or_not_the_event_encoded_it(local: LocalPipeline, encoded: bool) -> None:
+    event = _upload_event(local, key="uploads/zh/HSK1/hsk 1+.csv")
+    event["detail"]["object"]["key"] = "uploads/zh/HSK1/hsk+1%2B.csv" if encoded else "uploads/zh/HSK1/hsk 1+.csv"
+
+    output = _plan(local, event)
+
+    assert output["batch_count"] == 9
+    record = local.deps.runs.get(output["run_id"]) if local.deps else None
+    assert record is not None and record.input.key == "uploads/zh/HSK1/hsk 1+.csv"
+
+
+def test_plan_of_an_upload_that_no_longer_exists_raises_upload_not_found(local: LocalPipeline) -> None:
+    event = _upload_event(local)
+    event["detail"]["object"]["key"] = "uploads/zh/HSK1/deleted.csv"
+
+    with pytest.raises(UploadNotFound):
+        _plan(local, event)
+
+
 def test_plan_of_a_duplicate_event_for_the_same_object_version_is_a_duplicate(local: LocalPipeline) -> None:
     event = _upload_event(local)
     first = _plan(local, event, execution_id="exec-1")
@@ -98,11 +119,12 @@ def test_generate_batch_writes_the_batch_and_emits_emf_metrics(
     output = local.handlers["GenerateBatchFunction"](event, _context(local, "GenerateBatchFunction"))
 
     # Then it returns counts and usage only, and the items are in S3
-    assert output["batch_id"] == "cultural-0000" and output["status"] == "SUCCEEDED"
-    assert 2 <= output["item_count"] <= 3
+    batch = event["batch"]
+    assert output["batch_id"] == batch["batch_id"] and output["status"] == "SUCCEEDED"
+    assert batch["target_items_min"] <= output["item_count"] <= batch["target_items_max"]
     assert "items" not in output
     assert local.deps is not None
-    record = local.deps.store.get_json(RunKeys(planned["run_id"]).batch_output("cultural-0000"))
+    record = local.deps.store.get_json(RunKeys(planned["run_id"]).batch_output(batch["batch_id"]))
     assert len(record["items"]) == output["item_count"]
 
     # And one EMF document carries the batch's metrics with dimensions category and model
@@ -125,7 +147,7 @@ def test_generate_batch_writes_the_batch_and_emits_emf_metrics(
         "CostUSD",
         "BatchFailures",
     }
-    assert emf["category"] == "cultural"
+    assert emf["category"] == batch["category"]
     assert emf["model"] == local.settings.model
     assert emf_value(emf, "InputTokens") == output["usage"]["input_tokens"] > 0
     assert emf_value(emf, "CacheWriteTokens") == output["usage"]["cache_write_tokens"]
@@ -154,7 +176,7 @@ def test_generate_batch_raises_the_named_error_and_stores_it(
 
     assert type(raised.value).__name__ == "LlmThrottled"  # = the state machine's Retry error name
     assert local.deps is not None
-    error = local.deps.store.get_json(RunKeys(planned["run_id"]).batch_error("cultural-0000"))
+    error = local.deps.store.get_json(RunKeys(planned["run_id"]).batch_error(event["batch"]["batch_id"]))
     assert error["error_type"] == "LlmThrottled"
     failures = [d for d in emf_documents(capsys.readouterr().out) if "BatchFailures" in d]
     assert [emf_value(d, "BatchFailures") for d in failures] == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -12,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from havachat.aws.idempotency import RECORD_TTL_SECONDS
-from havachat.pipeline.contracts import RunStatus
+from havachat.pipeline.contracts import PlanOutput, RunStatus, S3Object
 from havachat.pipeline.keys import RunKeys
 from havachat_local.runner import LambdaContextStub, LocalPipeline, RunResult, s3_object_created_event
 from tests.fakes.fake_claude import FakeClaude
@@ -219,3 +220,36 @@ def test_finalize_retried_after_it_completed_does_not_publish_twice(local: Local
     # Then it answered from the idempotency record: one completion event
     assert replay["run_id"] == result.run_id and replay["status"] == "SUCCEEDED"
     assert Counter(e["detail"]["run_id"] for e in events) == {result.run_id: 1}
+
+
+def _echo(source: S3Object) -> PlanOutput:
+    return PlanOutput(run_id=source.key, status=RunStatus.RUNNING)
+
+
+def test_parallel_invocations_of_one_idempotent_step_keep_their_own_deadlines(local: LocalPipeline) -> None:
+    # Given two invocations with different deadlines, each registering its context, then calling the same step
+    deps = local.deps
+    assert deps is not None
+    deadlines = {"a": int(time.time() * 1000) + 100_000, "b": int(time.time() * 1000) + 400_000}
+    both_registered = threading.Barrier(2)
+
+    def invoke(key: str) -> None:
+        context = LambdaContextStub("PlanFunction", local.function_arns["PlanFunction"], deadline_ms=deadlines[key])
+        echo_once = deps.once(_echo, PlanOutput, name="echo", key="source", context=context)
+        both_registered.wait()
+        echo_once(source=S3Object(bucket=local.bucket, key=key))
+
+    threads = [threading.Thread(target=invoke, args=(key,)) for key in deadlines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then each record's INPROGRESS expiry was its own invocation's deadline
+    expiries = {
+        json.loads(r["data"]["S"])["run_id"]: int(r["in_progress_expiration"]["N"])
+        for r in _idempotency_records(local)
+        if r["id"]["S"].startswith("echo#")
+    }
+    assert expiries.keys() == deadlines.keys()
+    assert all(abs(expiries[key] - deadline) < 5_000 for key, deadline in deadlines.items()), (expiries, deadlines)

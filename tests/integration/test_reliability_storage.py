@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from havachat.aws.dynamo import RowsWriteFailed
 from havachat.aws.events import EventBridgePublisher, EventPublishFailed
 from havachat.aws.items import DynamoItems
+from havachat.aws.wiring import AwsDeps
 from havachat.models import LearningItem
 from havachat.pipeline.contracts import RunStatus
 from havachat_local.runner import LocalPipeline
@@ -21,6 +24,7 @@ from tests.fakes.faults import (
     dynamo_items,
     record_step_functions_retries,
 )
+from tests.helpers import load_event
 
 KEY = "uploads/zh/HSK1/small.csv"
 
@@ -35,10 +39,9 @@ def test_a_crash_between_the_s3_and_the_dynamodb_write_is_retried_to_the_same_it
 
     # And Finalize crashing once after items.jsonl is written, before DynamoDB
     waits = record_step_functions_retries(monkeypatch)
-    finalize = local.modules["FinalizeFunction"]
     assert local.deps is not None
     crashing = CrashingItems(local.deps.items)
-    monkeypatch.setattr(finalize, "DEPS", _with(local, items=crashing))
+    monkeypatch.setitem(local.function_deps, "FinalizeFunction", _with(local, items=crashing))
 
     # When the run executes
     with local.capture_events() as drain:
@@ -56,9 +59,8 @@ def test_a_crash_between_the_s3_and_the_dynamodb_write_is_retried_to_the_same_it
     assert [e["detail"]["status"] for e in events] == ["SUCCEEDED"]
 
 
-def _with(local: LocalPipeline, **changes: object) -> object:
-    from dataclasses import replace
-
+def _with(local: LocalPipeline, **changes: Any) -> AwsDeps:
+    """The runner's adapters with some replaced."""
     assert local.deps is not None
     return replace(local.deps, **changes)
 
@@ -111,8 +113,10 @@ def test_a_rejected_event_entry_is_resent(local: LocalPipeline) -> None:
     events = FlakyEventsClient(local.events, rejected=2)
     publisher = EventBridgePublisher(local.bus_name, events, backoff_s=0.001)
 
+    detail = {**load_event("learning_items_generated")["detail"], "run_id": "r1"}
+
     with local.capture_events() as drain:
-        publisher.publish("LearningItemsGenerated", {"run_id": "r1", "status": "SUCCEEDED"})
+        publisher.publish("LearningItemsGenerated", detail)
         received = drain()
 
     assert events.calls == 3
@@ -132,9 +136,9 @@ def test_a_completion_event_rejected_for_a_while_is_still_published_once(
     # Given EventBridge rejects the entry for longer than the publisher's own attempts (5)
     waits = record_step_functions_retries(monkeypatch)
     events = FlakyEventsClient(local.events, rejected=6)
-    monkeypatch.setattr(
-        local.modules["FinalizeFunction"],
-        "DEPS",
+    monkeypatch.setitem(
+        local.function_deps,
+        "FinalizeFunction",
         _with(local, events=EventBridgePublisher(local.bus_name, events, backoff_s=0.001)),
     )
 

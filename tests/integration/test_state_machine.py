@@ -131,3 +131,29 @@ def test_map_concurrency_comes_from_the_substitution(fake_claude: FakeClaude, co
         assert f"States.StringToJson('{concurrency}')" in described["definition"]
         result = local.run_file(HSK1, language="zh", level="HSK1")
     assert result.summary is not None and result.summary.status is RunStatus.SUCCEEDED
+
+
+def test_a_run_whose_every_batch_fails_fails_the_execution_and_names_the_cause(
+    local: LocalPipeline, fake_claude: FakeClaude
+) -> None:
+    # Given an API key Claude rejects (as a first deploy before the key is set): every batch fails
+    fake_claude.script(status=401, times=9)
+
+    # When the HSK 1 list runs
+    with local.capture_events() as drain:
+        result = local.run_file(HSK1, language="zh", level="HSK1")
+        events = drain()
+
+    # Then the execution fails, so the failed-runs alarm fires
+    assert (result.execution_status, result.execution_error) == ("FAILED", "RunFailed")
+    # and the run record, run.json and the failure event name the real cause, not "no output"
+    summary = result.summary
+    assert summary is not None and summary.status is RunStatus.FAILED and summary.succeeded_batches == 0
+    assert summary.error is not None and summary.error["Error"] == "LlmRequestRejected"
+    assert summary.error["Cause"].startswith("every batch failed (9 of 9 with LlmRequestRejected)")
+    assert {b.error_type for b in summary.failed_batches} == {"LlmRequestRejected"}
+    record = local.function_deps["FinalizeFunction"].runs.get(summary.run_id)
+    assert record is not None and record.status is RunStatus.FAILED and record.error == summary.error
+    [event] = events
+    assert event["detail-type"] == "LearningItemsGenerationFailed"
+    assert event["detail"]["error"]["Error"] == "LlmRequestRejected"

@@ -11,12 +11,11 @@ import pytest
 from havachat.content import (
     ContentChunk,
     ContentGenerationFailed,
-    LevelVocabulary,
-    finish_content,
     generate_content,
     max_pieces_per_call,
     plan_content,
 )
+from havachat.content_checks import LevelVocabulary, finish_content
 from havachat.content_models import (
     ContentDocument,
     ContentKind,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from havachat.models import BatchSpec, Category, Level, VocabItem, VocabList
-from havachat.offline import LLM_CATEGORIES, OFFLINE_CATEGORIES, OFFLINE_MODEL, OfflineGenerator, derive_items
+from havachat.models import OFFLINE_CATEGORIES, OFFLINE_MODEL, BatchSpec, Category, Level, VocabItem, VocabList
+from havachat.offline import LLM_CATEGORIES, OfflineGenerator, derive_items
 from havachat.planning import plan_with_settings
 from havachat.readings import flag_readings
 from havachat.settings import Provider, Settings, resolve_provider

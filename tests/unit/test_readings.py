@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from havachat.languages import checker_for
 from havachat.models import (
     Category,
     Example,
@@ -18,7 +19,6 @@ from havachat.models import (
 from havachat.readings import (
     FILLED_MARK,
     check_vocab_readings,
-    checker_for,
     fill_romanization,
     flag_readings,
     summarise_readings,

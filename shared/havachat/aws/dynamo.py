@@ -9,8 +9,6 @@ dropped silently (the step fails, and Step Functions or the event's retry policy
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -18,6 +16,8 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
+
+from havachat.aws.retry import backoff_attempts
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB's maximum per BatchWriteItem
 THROTTLING_CODES = frozenset(
@@ -84,9 +84,7 @@ class RunRows:
     def _write(self, chunk: list[dict[str, Any]]) -> None:
         pending = chunk
         last_problem = ""
-        for attempt in range(self._attempts):
-            if attempt:
-                time.sleep(random.uniform(0, min(self._max_backoff_s, self._backoff_s * 2**attempt)))
+        for _ in backoff_attempts(self._attempts, self._backoff_s, self._max_backoff_s):
             try:
                 response = self._client.batch_write_item(RequestItems={self.table_name: pending})
             except ClientError as exc:

@@ -9,12 +9,12 @@ botocore's retries is treated the same. Both are resent with back-off; after `at
 from __future__ import annotations
 
 import json
-import random
-import time
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+
+from havachat.aws.retry import backoff_attempts
 
 SOURCE = "havachat.pipeline"
 _TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable"})
@@ -39,9 +39,7 @@ class EventBridgePublisher:
             "EventBusName": self.bus_name,
         }
         last_error = ""
-        for attempt in range(self._attempts):
-            if attempt:
-                time.sleep(random.uniform(0, self._backoff_s * 2**attempt))
+        for _ in backoff_attempts(self._attempts, self._backoff_s):
             try:
                 response = self._events.put_events(Entries=[entry])
             except ClientError as exc:

@@ -3,16 +3,46 @@
 The Tracer loads the X-Ray SDK (about a third of Plan's cold import, see docs/PERFORMANCE.md), so it is
 made on first use by the handlers that call the LLM (`tracer()`); Plan and Finalize are still traced by
 Lambda's active tracing and Step Functions, without subsegments of their own.
+
+Handlers add their log keys with `logger.thread_safe_append_keys`: the local runner invokes them from
+parallel threads, and `append_keys` is shared by all threads (powertools-lambda-python #2040).
+`inject_lambda_context(clear_state=True)` clears the thread's keys at the start of each invocation.
+
+The Lambda runtime sets the root logger to the function's log level. At DEBUG, botocore would log
+response bodies (GetSecretValue's SecretString among them) and anthropic, httpx and instructor the
+prompts with the vocabulary, so those libraries log at WARNING whatever the function's level.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from havachat.ledger import UsageTotals
+from havachat.pipeline.contracts import PlanOutput, RunRecord, RunSummary, S3Object
+
+QUIET_LIBRARIES = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "anthropic",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "instructor",
+    "openai",
+    "aws_lambda_powertools",
+    "aws_xray_sdk",
+)
+"""Libraries that log requests, responses or payloads at DEBUG: secrets, prompts and vocabulary."""
+
+for _library in QUIET_LIBRARIES:
+    logging.getLogger(_library).setLevel(logging.WARNING)
 
 logger = Logger()
 metrics = Metrics()
@@ -51,3 +81,36 @@ class EmfBatchMetrics:
 
     def record(self, *, category: str, model: str, usage: UsageTotals, items: int, failed: bool) -> None:
         record_batch_metrics(EphemeralMetrics(), category, model, usage, items, failed)
+
+
+class RunReport:
+    """Plan's and Finalize's report (`PlanReport`, `FinalizeReport` in `havachat.pipeline`): run metrics
+    through `metrics` (flushed as EMF by the handler's `log_metrics`), log lines through `logger`."""
+
+    def planned(self, output: PlanOutput, source: S3Object) -> None:
+        metrics.add_metric(name="RunsDuplicate" if output.duplicate else "RunsPlanned", unit=MetricUnit.Count, value=1)
+        planned = 0 if output.duplicate else output.batch_count
+        metrics.add_metric(name="BatchesPlanned", unit=MetricUnit.Count, value=planned)
+        logger.info(
+            "planned",
+            extra={
+                "bucket": source.bucket,
+                "key": source.key,
+                "run_id": output.run_id,
+                "batches": output.batch_count,
+                "duplicate": output.duplicate,
+                "reused_from": output.reused_from,
+            },
+        )
+
+    def resumed(self, output: PlanOutput) -> None:
+        logger.info("resume", extra={"run_id": output.run_id, "resumed": not output.duplicate, "note": output.note})
+
+    def finished(self, summary: RunSummary) -> None:
+        metrics.add_metric(name=f"Runs{summary.status.value.title()}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="RunItems", unit=MetricUnit.Count, value=summary.items_total)
+        metrics.add_metric(name="RunCostUSD", unit=MetricUnit.NoUnit, value=summary.cost_usd)
+        logger.info("run finished", extra={"status": summary.status.value, "items": summary.items_total})
+
+    def failure_not_recorded(self, record: RunRecord) -> None:
+        logger.warning("failure not recorded: the run belongs to another execution", extra={"owner": record.owner})

@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from havachat.errors import UploadNotFound
+
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -52,7 +54,10 @@ class S3Store:
         try:
             response = self._s3.get_object(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "InvalidRange":  # an empty object has no byte 0
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _MISSING or code == "NoSuchVersion":
+                raise UploadNotFound(f"s3://{bucket}/{key} (version {version_id}) does not exist") from exc
+            if code != "InvalidRange":  # an empty object has no byte 0
                 raise
             return b"", 0
         data: bytes = response["Body"].read()

@@ -6,19 +6,24 @@ Idempotent for EventBridge's at-least-once delivery and Lambda's async retries:
   a partial failure pays only for the calls that failed;
 - `content.json` is written last, after the DynamoDB rows and the `LearningContentGenerated`
   event, so its presence means everything before it is done (a crash in between repeats the
-  rows, which overwrite, and the event: consumers de-duplicate on `run_id`).
+  rows, which overwrite, and the event: consumers de-duplicate on `run_id`);
+- a failed attempt writes nothing but its finished calls and publishes `LearningContentGenerationFailed`,
+  once per attempt: a later `LearningContentGenerated` for the same `run_id` supersedes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from havachat.content import generate_content_with_settings
+from havachat.content import ContentGenerationFailed, generate_content_with_settings
 from havachat.content_models import ContentChunkRecord, ContentDocument
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline.contracts import (
     CONTENT_GENERATED,
+    CONTENT_GENERATION_FAILED,
+    ContentFailedDetail,
+    ContentGeneratedDetail,
     ContentOutcome,
     ContentStatus,
     ItemsGeneratedDetail,
@@ -58,7 +63,8 @@ def content_step(
 
     `llm` builds the model client; it is called only when there is content to write. A FAILED run
     or a run without items is skipped. `ContentGenerationFailed` (some calls failed
-    after their retries) propagates so the invocation is retried; finished calls are kept.
+    after their retries) is announced as `LearningContentGenerationFailed`, then propagates so the
+    invocation is retried; finished calls are kept.
     """
     keys = ContentKeys(detail.run_id)
     if detail.status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
@@ -82,20 +88,25 @@ def content_step(
             failed=error is not None,
         )
 
-    document = generate_content_with_settings(
-        items,
-        vocab,
-        settings,
-        run_id=detail.run_id,
-        language=detail.language,
-        level=Level.parse(detail.level),
-        llm=model,
-        chunk_cache=_StoreChunkCache(store, keys),
-        on_chunk=on_chunk,
-    )
+    try:
+        document = generate_content_with_settings(
+            items,
+            vocab,
+            settings,
+            run_id=detail.run_id,
+            language=detail.language,
+            level=Level.parse(detail.level),
+            llm=model,
+            chunk_cache=_StoreChunkCache(store, keys),
+            on_chunk=on_chunk,
+        )
+    except ContentGenerationFailed as failed:
+        events.publish(CONTENT_GENERATION_FAILED, ContentFailedDetail.of(detail.run_id, failed).model_dump(mode="json"))
+        raise
     if rows is not None:
         rows.put_content(detail.run_id, document.pieces())
-    events.publish(CONTENT_GENERATED, document.event_detail(store.bucket, keys.content))
+    generated = ContentGeneratedDetail.of(document, store.bucket, keys.content)
+    events.publish(CONTENT_GENERATED, generated.model_dump(mode="json"))
     store.put_json(keys.content, document.model_dump(mode="json"))
     outcome = _outcome(document, ContentStatus.SUCCEEDED, keys)
     outcome.vocab_from_items = from_items

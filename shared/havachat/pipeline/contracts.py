@@ -1,26 +1,31 @@
 """What the steps, the handlers and the adapters agree on: run records, step inputs and outputs, summaries, events.
 
-Plain pydantic models, no behaviour beyond shaping: the adapters (`havachat.aws`) import this
-module and `keys`, never the steps.
+Plain pydantic models, no behaviour beyond shaping (the requests also say which run and which
+owner their input names): the adapters (`havachat.aws`) import this module and `keys`, never the steps.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import unquote_plus
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from havachat.content_models import ContentDocument
 from havachat.ledger import UsageTotals
 from havachat.models import BatchSpec, Category, LearningItem, Level
+from havachat.pipeline.keys import run_id_for
 from havachat.postprocess import Coverage
 from havachat.readings import ReadingsSummary
 
 GENERATED = "LearningItemsGenerated"
 GENERATION_FAILED = "LearningItemsGenerationFailed"
 CONTENT_GENERATED = "LearningContentGenerated"
+CONTENT_GENERATION_FAILED = "LearningContentGenerationFailed"
 EVENT_FAILED_BATCHES_SHOWN = 50  # the full list is in run.json; events stay far below 256 KB
+EVENT_MESSAGE_CHARS = 2000  # an error message in an event is cut to this length
 
 
 def now_iso() -> str:
@@ -40,6 +45,102 @@ class S3Object(BaseModel):
     key: str
     version_id: str | None = None
     etag: str | None = None
+    key_as_delivered: str | None = Field(
+        default=None, exclude=True, description="the event's key when URL-decoding changed it, read if `key` is missing"
+    )
+
+
+class _EventBucket(BaseModel):
+    name: str
+
+
+class _EventObject(BaseModel):
+    key: str
+    version_id: str | None = Field(default=None, alias="version-id")
+    etag: str | None = None
+
+
+class _ObjectCreatedDetail(BaseModel):
+    bucket: _EventBucket
+    object: _EventObject
+
+
+class ObjectCreatedEvent(BaseModel):
+    """The fields of S3's `Object Created` event (through EventBridge) that Plan and Finalize read
+    (the others are ignored): the state machine's execution input for an upload."""
+
+    id: str
+    detail: _ObjectCreatedDetail
+
+    def uploaded_object(self) -> S3Object:
+        """The object version the event names, its key URL-decoded as S3 event notifications encode it
+        (`a+b.csv` for `a b.csv`); the key as delivered is kept in case it was not encoded."""
+        obj = self.detail.object
+        key = unquote_plus(obj.key)
+        delivered = obj.key if obj.key != key else None
+        return S3Object(
+            bucket=self.detail.bucket.name,
+            key=key,
+            version_id=obj.version_id,
+            etag=obj.etag,
+            key_as_delivered=delivered,
+        )
+
+
+class ResumeRequest(BaseModel):
+    """The execution input that resumes a PARTIAL or FAILED run: only its failed batches run again."""
+
+    resume_run_id: str
+
+
+class PlanRequest(BaseModel):
+    """Plan's input: `{"event": <execution input>, "execution_id"}` from the state machine, or the
+    execution input alone (`sam local invoke -e events/s3_object_created.json`)."""
+
+    event: ObjectCreatedEvent | ResumeRequest
+    execution_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _execution_input_alone(cls, data: Any) -> Any:
+        """The execution input alone is read as `{"event": <input>}`."""
+        return data if isinstance(data, dict) and "event" in data else {"event": data}
+
+    def owner(self, invocation_id: str) -> str:
+        """Who the run belongs to: the execution; without one, the upload's event (a redelivery is then
+        a duplicate), or for a resume this invocation."""
+        if self.execution_id:
+            return self.execution_id
+        if isinstance(self.event, ResumeRequest):
+            return f"resume-{invocation_id}"
+        return self.event.id
+
+
+class FinalizeRequest(BaseModel):
+    """Finalize's input: `{"run_id", "execution_id"}` after the Map, or on the failure path
+    `{"event": <execution input>, "failure": {"Error", "Cause"}, "execution_id"}`."""
+
+    run_id: str = Field(default="", description="Given after the Map; else the run the execution input names")
+    event: ObjectCreatedEvent | ResumeRequest | None = None
+    failure: dict[str, Any] | None = None
+    execution_id: str | None = None
+
+    @model_validator(mode="after")
+    def _run_of_the_execution_input(self) -> FinalizeRequest:
+        if self.run_id:
+            return self
+        if isinstance(self.event, ResumeRequest):
+            self.run_id = self.event.resume_run_id
+        elif self.event is not None:
+            upload = self.event.uploaded_object()
+            self.run_id = run_id_for(upload.bucket, upload.key, upload.version_id or upload.etag)
+        else:
+            raise ValueError("either run_id or event is required")
+        return self
+
+    def source(self) -> S3Object | None:
+        """The uploaded object, when the execution input is an upload (not a resume)."""
+        return self.event.uploaded_object() if isinstance(self.event, ObjectCreatedEvent) else None
 
 
 class RunRecord(BaseModel):
@@ -177,21 +278,29 @@ class RunSummary(BaseModel):
     finished_at: str
 
     def event_detail(self) -> dict[str, Any]:
-        """The completion event's detail: everything but the per-category usage, failed batches capped."""
-        detail = self.model_dump(mode="json", exclude={"usage_by_category", "failed_batches", "problems"})
-        detail["token_usage"] = {
-            "input": self.usage.input_tokens,
-            "output": self.usage.output_tokens,
-            "cache_write": self.usage.cache_write_tokens,
-            "cache_read": self.usage.cache_read_tokens,
-        }
-        detail["failed_batch_count"] = len(self.failed_batches)
-        detail["failed_batches"] = [b.model_dump(mode="json") for b in self.failed_batches[:EVENT_FAILED_BATCHES_SHOWN]]
-        detail["problems"] = self.problems[:EVENT_FAILED_BATCHES_SHOWN]
-        detail["coverage"] = self.coverage.model_dump(mode="json", exclude={"missed_by_category"})
-        detail["coverage"]["missed_counts"] = {c: len(w) for c, w in self.coverage.missed_by_category.items()}
-        detail["readings"]["input"]["flagged"] = detail["readings"]["input"]["flagged"][:EVENT_FAILED_BATCHES_SHOWN]
-        return detail
+        """The completion event's detail (`RunEventDetail`) as published."""
+        return RunEventDetail.of(self).model_dump(mode="json")
+
+
+class FinalizeOutput(BaseModel):
+    """What Finalize returns: the run's end in a few fields (the whole summary is at `summary_key`)."""
+
+    run_id: str
+    status: RunStatus
+    recorded: bool = Field(default=True, description="False: a failure of an execution that does not own the run")
+    items_total: int = 0
+    failed_batches: int = 0
+    summary_key: str | None = None
+
+    @classmethod
+    def of(cls, summary: RunSummary) -> FinalizeOutput:
+        return cls(
+            run_id=summary.run_id,
+            status=summary.status,
+            items_total=summary.items_total,
+            failed_batches=len(summary.failed_batches),
+            summary_key=summary.output.summary_key,
+        )
 
 
 class ItemsGeneratedDetail(BaseModel):
@@ -225,3 +334,161 @@ class ContentOutcome(BaseModel):
     out_of_level_words: int = 0
     cost_usd: float = 0.0
     vocab_from_items: bool = False
+
+
+# -- published event details: what consumers read (schemas/<detail-type>.json is generated from them) --
+
+
+class TokenUsage(BaseModel):
+    """Tokens by kind, as the events report them."""
+
+    input: int
+    output: int
+    cache_write: int
+    cache_read: int
+
+    @classmethod
+    def of(cls, usage: UsageTotals) -> TokenUsage:
+        return cls(
+            input=usage.input_tokens,
+            output=usage.output_tokens,
+            cache_write=usage.cache_write_tokens,
+            cache_read=usage.cache_read_tokens,
+        )
+
+
+class EventCoverage(BaseModel):
+    """The run's coverage with the missed words counted per category (run.json lists them)."""
+
+    words: int
+    overall: float
+    by_category: dict[str, float]
+    missed_counts: dict[str, int]
+
+
+class RunEventDetail(BaseModel):
+    """The detail of `LearningItemsGenerated` and `LearningItemsGenerationFailed`: the run's summary
+    (run.json) without the per-category usage; failed batches, problems and flagged input rows capped."""
+
+    run_id: str
+    status: RunStatus
+    input: S3Object
+    output: OutputLocation
+    language: str | None
+    level: str | None
+    model: str | None
+    prompt_version: str | None
+    word_count: int
+    batch_count: int
+    succeeded_batches: int
+    items_total: int
+    duplicates_removed: int
+    merged_similar: int
+    merged_with_earlier_runs: int
+    counts_by_category: dict[str, int]
+    coverage: EventCoverage
+    readings: ReadingsSummary
+    generator: str = Field(description="llm, or offline (no LLM: havachat.offline)")
+    categories_needing_llm: list[str] = Field(description="left out of an offline run")
+    usage: UsageTotals
+    cost_usd: float
+    error: dict[str, Any] | None = Field(description="the state machine's failure (Error, Cause) of a FAILED run")
+    reused_from: str | None = Field(description="the run whose batch outputs this run copied (no LLM call)")
+    finished_at: str
+    token_usage: TokenUsage
+    failed_batch_count: int
+    failed_batches: list[FailedBatch] = Field(description=f"the first {EVENT_FAILED_BATCHES_SHOWN}")
+    problems: list[str] = Field(description=f"the first {EVENT_FAILED_BATCHES_SHOWN}")
+
+    @classmethod
+    def of(cls, summary: RunSummary) -> RunEventDetail:
+        shown = EVENT_FAILED_BATCHES_SHOWN
+        coverage, readings = summary.coverage, summary.readings
+        capped_input = readings.input.model_copy(update={"flagged": readings.input.flagged[:shown]})
+        replaced = {"usage_by_category", "coverage", "readings", "failed_batches", "problems"}
+        return cls.model_validate(
+            {
+                **summary.model_dump(exclude=replaced),
+                "coverage": EventCoverage(
+                    words=coverage.words,
+                    overall=coverage.overall,
+                    by_category=coverage.by_category,
+                    missed_counts={c: len(w) for c, w in coverage.missed_by_category.items()},
+                ),
+                "readings": readings.model_copy(update={"input": capped_input}),
+                "token_usage": TokenUsage.of(summary.usage),
+                "failed_batch_count": len(summary.failed_batches),
+                "failed_batches": summary.failed_batches[:shown],
+                "problems": summary.problems[:shown],
+            }
+        )
+
+
+class ContentLocation(BaseModel):
+    bucket: str
+    content_key: str
+
+
+class ContentGeneratedDetail(BaseModel):
+    """The `LearningContentGenerated` detail: counts, checks and usage of content.json, not the content."""
+
+    run_id: str
+    status: Literal["SUCCEEDED"]
+    output: ContentLocation
+    language: str
+    level: str
+    model: str
+    prompt_version: str
+    requested: dict[str, int] = Field(description="pieces asked for per kind (conversation, story)")
+    counts: dict[str, int] = Field(description="pieces written per kind")
+    dropped_pieces: int
+    removed_item_ids: int
+    removed_vocab_words: int
+    out_of_level_word_count: int
+    token_usage: TokenUsage
+    usage: UsageTotals
+    cost_usd: float
+    finished_at: str
+
+    @classmethod
+    def of(cls, document: ContentDocument, bucket: str, content_key: str) -> ContentGeneratedDetail:
+        summary = document.summary
+        return cls(
+            run_id=document.run_id,
+            status="SUCCEEDED",
+            output=ContentLocation(bucket=bucket, content_key=content_key),
+            language=document.language,
+            level=document.level,
+            model=document.model,
+            prompt_version=document.prompt_version,
+            requested=summary.requested,
+            counts=summary.produced,
+            dropped_pieces=summary.dropped_pieces,
+            removed_item_ids=summary.removed_item_ids,
+            removed_vocab_words=summary.removed_vocab_words,
+            out_of_level_word_count=len(summary.out_of_level_words),
+            token_usage=TokenUsage.of(summary.usage),
+            usage=summary.usage,
+            cost_usd=summary.cost_usd,
+            finished_at=document.generated_at,
+        )
+
+
+class ContentFailedDetail(BaseModel):
+    """The `LearningContentGenerationFailed` detail: the run whose content calls failed, and why."""
+
+    run_id: str
+    status: Literal["FAILED"]
+    error_type: str = Field(description="the exception's name, e.g. ContentGenerationFailed")
+    message: str = Field(description=f"the error message, cut to {EVENT_MESSAGE_CHARS} characters")
+    failed_at: str
+
+    @classmethod
+    def of(cls, run_id: str, error: Exception) -> ContentFailedDetail:
+        return cls(
+            run_id=run_id,
+            status="FAILED",
+            error_type=type(error).__name__,
+            message=str(error)[:EVENT_MESSAGE_CHARS],
+            failed_at=now_iso(),
+        )

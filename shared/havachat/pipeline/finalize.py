@@ -1,23 +1,27 @@
 """Finalize: merge the batch outputs into the run's results, complete the run record, publish the event.
 
-Idempotent: a retry rewrites the same objects and items under the same keys.
+Idempotent: a retry rewrites the same objects and items under the same keys. `finalize_request` is
+what the Finalize handler calls: it finishes a run once per execution (`finish_run`, which the
+handler makes idempotent through Powertools, so a retry after success publishes nothing again).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
+from havachat.concurrency import map_concurrently
 from havachat.ledger import UsageTotals
-from havachat.models import BatchSpec, Category, LearningItem, RunPlan, VocabList
-from havachat.offline import OFFLINE_MODEL
+from havachat.models import OFFLINE_MODEL, BatchSpec, Category, LearningItem, RunPlan, VocabList
 from havachat.pipeline.contracts import (
     GENERATED,
     GENERATION_FAILED,
     BatchError,
     BatchRecord,
     FailedBatch,
+    FinalizeOutput,
+    FinalizeRequest,
     OutputLocation,
     RunRecord,
     RunStatus,
@@ -26,9 +30,60 @@ from havachat.pipeline.contracts import (
     now_iso,
 )
 from havachat.pipeline.keys import RunKeys, list_catalog_key
-from havachat.pipeline.ports import Events, Items, Runs, Store
+from havachat.pipeline.ports import Events, FinalizeReport, Items, Runs, Store
 from havachat.postprocess import CatalogEntry, coverage, dedupe_items, match_catalog, merge_similar
 from havachat.readings import summarise_readings
+
+
+def finish_run(
+    request: FinalizeRequest, *, store: Store, runs: Runs, items: Items, events: Events, report: FinalizeReport
+) -> FinalizeOutput:
+    """`finalize_step` for the request's run (with its failure, on the failure path), reported."""
+    summary = finalize_step(
+        request.run_id, store, runs, items, events, failure=request.failure, source=request.source()
+    )
+    report.finished(summary)
+    return FinalizeOutput.of(summary)
+
+
+class RunFinisher(Protocol):
+    """`finish_run`, or `finish_run` run once per run, execution and path (success or failure)."""
+
+    def __call__(
+        self,
+        *,
+        request: FinalizeRequest,
+        store: Store,
+        runs: Runs,
+        items: Items,
+        events: Events,
+        report: FinalizeReport,
+    ) -> FinalizeOutput: ...
+
+
+def finalize_request(
+    request: FinalizeRequest,
+    *,
+    store: Store,
+    runs: Runs,
+    items: Items,
+    events: Events,
+    report: FinalizeReport,
+    finish_once: RunFinisher = finish_run,
+) -> FinalizeOutput:
+    """Finish the request's run, once per execution (`finish_once`); without an execution id
+    (`sam local invoke`) every call finishes it.
+
+    A failure from an execution that does not own the run (a duplicate execution's) is not the
+    run's: it is not recorded.
+    """
+    if request.failure is not None and request.execution_id:
+        record = runs.get(request.run_id)
+        if record is not None and record.owner != request.execution_id:
+            report.failure_not_recorded(record)
+            return FinalizeOutput(run_id=request.run_id, status=record.status, recorded=False)
+    finish = finish_once if request.execution_id else finish_run
+    return finish(request=request, store=store, runs=runs, items=items, events=events, report=report)
 
 
 def finalize_step(
@@ -85,8 +140,7 @@ def finalize_step(
         return _complete(summary, store, runs, events)
 
     batch_specs = plan.batches
-    with ThreadPoolExecutor(max_workers=read_concurrency) as pool:
-        records = list(pool.map(lambda b: store.get_json(keys.batch_output(b.batch_id)), batch_specs))
+    records = map_concurrently(lambda b: store.get_json(keys.batch_output(b.batch_id)), batch_specs, read_concurrency)
 
     all_items: list[LearningItem] = []
     usage_by_category: dict[str, UsageTotals] = {}
@@ -115,12 +169,7 @@ def finalize_step(
     for item in unique:
         counts[item.category.value] = counts.get(item.category.value, 0) + 1
     succeeded = len(batch_specs) - len(failed_batches)
-    if not failed_batches:
-        status = RunStatus.SUCCEEDED
-    elif succeeded > 0:
-        status = RunStatus.PARTIAL
-    else:
-        status = RunStatus.FAILED
+    status, error = run_outcome(failed_batches, succeeded, len(unique))
     total = UsageTotals.total(usage_by_category.values())
     summary = RunSummary(
         run_id=run_id,
@@ -147,10 +196,29 @@ def finalize_step(
         usage_by_category=usage_by_category,
         cost_usd=round(total.cost_usd, 6),
         failed_batches=failed_batches,
+        error=error,
         reused_from=record.reused_from if record else None,
         finished_at=now_iso(),
     )
     return _complete(summary, store, runs, events)
+
+
+def run_outcome(
+    failed: Sequence[FailedBatch], succeeded: int, items_kept: int
+) -> tuple[RunStatus, dict[str, str] | None]:
+    """SUCCEEDED, PARTIAL (some batches failed), or FAILED with its cause: every batch failed, or none kept an item.
+
+    The cause of a run whose batches all failed is their most common error (a missing API key fails
+    them all alike), so the run record and the failure event name it.
+    """
+    if succeeded == 0 and failed:
+        error_type, count = Counter(b.error_type for b in failed).most_common(1)[0]
+        example = next(b for b in failed if b.error_type == error_type)
+        cause = f"every batch failed ({count} of {len(failed)} with {error_type}): {example.message}"
+        return RunStatus.FAILED, {"Error": error_type, "Cause": cause[:2000]}
+    if items_kept == 0:
+        return RunStatus.FAILED, {"Error": "NoItems", "Cause": "the batches finished but kept no item"}
+    return (RunStatus.PARTIAL if failed else RunStatus.SUCCEEDED), None
 
 
 def _failed_batches(
@@ -160,8 +228,7 @@ def _failed_batches(
     usage_by_category: dict[str, UsageTotals],
     read_concurrency: int,
 ) -> list[FailedBatch]:
-    with ThreadPoolExecutor(max_workers=read_concurrency) as pool:
-        errors = list(pool.map(lambda b: store.get_json(keys.batch_error(b.batch_id)), specs))
+    errors = map_concurrently(lambda b: store.get_json(keys.batch_error(b.batch_id)), specs, read_concurrency)
     failed: list[FailedBatch] = []
     for spec, data in zip(specs, errors, strict=True):
         if data is None:

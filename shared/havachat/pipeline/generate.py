@@ -6,43 +6,38 @@ Idempotent: an existing batch output is returned without calling the LLM again.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 from havachat.errors import LlmError
-from havachat.generation import BatchGenerator, as_generator
+from havachat.generation import BatchGenerator
 from havachat.ledger import CallUsage, UsageTotals
-from havachat.llm_port import StructuredLlm
-from havachat.models import ReadingStatus, VocabList
-from havachat.offline import OFFLINE_MODEL
+from havachat.models import OFFLINE_MODEL, ReadingStatus, VocabList
 from havachat.pipeline.contracts import BatchError, BatchInput, BatchOutput, BatchRecord, now_iso
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.ports import BatchMetricsSink, Store
 from havachat.readings import flag_readings
-from havachat.settings import Settings
+
+UNCONFIGURED_MODEL = "unconfigured"
+"""The metrics' model of a batch whose generator could not be made (e.g. no API key)."""
 
 
 def generate_step(
     batch_input: BatchInput,
     store: Store,
-    llm: StructuredLlm | BatchGenerator,
+    make_generator: Callable[[], BatchGenerator],
     metrics_sink: BatchMetricsSink,
-    settings: Settings,
 ) -> BatchOutput:
     """Generate one batch and write its items to S3; returns counts and usage.
 
-    `llm` is a `BatchGenerator` (e.g. `OfflineGenerator`) or an LLM, which is wrapped in
-    `LlmBatchGenerator`. The examples' romanization is checked against the dictionary
-    (`havachat.readings`) and the flags stored on the items.
+    `make_generator` gives Claude (`LlmBatchGenerator`) or the `OfflineGenerator`; it is called
+    only when the batch has no output yet, inside the error handling, so a missing API key is
+    recorded as the batch's error like any other. The examples' romanization is checked against
+    the dictionary (`havachat.readings`) and the flags stored on the items.
 
     Idempotent: an existing output is returned without an LLM call. On failure the error (with
     the usage it wasted) is written to the batch's error key, then re-raised so Step Functions
     can retry the named error or catch it.
     """
-    generator = as_generator(
-        llm,
-        max_tokens=settings.max_tokens,
-        max_split_depth=settings.max_split_depth,
-        coverage_followup=settings.coverage_followup,
-    )
     spec = batch_input.batch
     keys = RunKeys(batch_input.run_id)
     existing = store.get_json(keys.batch_output(spec.batch_id))
@@ -50,7 +45,9 @@ def generate_step(
         return BatchRecord.model_validate(existing).output
 
     words = VocabList.model_validate(store.get_json(keys.chunk(spec.chunk_index))).items
+    generator: BatchGenerator | None = None
     try:
+        generator = make_generator()
         result = generator.generate_batch(
             spec, words, language=batch_input.language, level=batch_input.level, run_id=batch_input.run_id
         )
@@ -66,7 +63,8 @@ def generate_step(
             at=now_iso(),
         )
         store.put_json(keys.batch_error(spec.batch_id), error.model_dump(mode="json"))
-        metrics_sink.record(category=spec.category.value, model=generator.model, usage=usage, items=0, failed=True)
+        model = generator.model if generator is not None else UNCONFIGURED_MODEL
+        metrics_sink.record(category=spec.category.value, model=model, usage=usage, items=0, failed=True)
         raise
 
     items = flag_readings(result.items, batch_input.language)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
-from havachat.pipeline.contracts import S3Object
+if TYPE_CHECKING:  # for annotations only: contracts imports this module
+    from havachat.pipeline.contracts import S3Object
 
 
 class RunKeys:

@@ -5,23 +5,87 @@ conditional put; the execution that created it owns it (its own retries go on, a
 execution for the same object version is a duplicate and stops). Content already generated with
 the same model, prompt and settings is reused instead of generated again, and a PARTIAL or
 FAILED run can be resumed (`resume_step`): only the batches without output run again.
+
+`plan_request` is what the Plan handler calls: a resume, or the upload planned once per object
+version (`plan_upload`, which the handler makes idempotent through Powertools).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import Protocol
 
-from havachat.errors import InvalidVocabFile, VocabProblem
+from havachat.errors import InvalidVocabFile, UploadNotFound, VocabProblem
 from havachat.ledger import UsageTotals
 from havachat.models import Level, RunPlan, VocabList
-from havachat.pipeline.contracts import BatchRecord, PlanOutput, RunRecord, RunStatus, S3Object, now_iso
+from havachat.pipeline.contracts import (
+    BatchRecord,
+    PlanOutput,
+    PlanRequest,
+    ResumeRequest,
+    RunRecord,
+    RunStatus,
+    S3Object,
+    now_iso,
+)
 from havachat.pipeline.keys import RunKeys, content_index_key, run_id_for
-from havachat.pipeline.ports import Runs, Store
+from havachat.pipeline.ports import PlanReport, Runs, Store, UploadStore
 from havachat.planning import plan_with_settings
 from havachat.readings import fill_romanization
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, context_from_key, parse_vocab
+
+
+def plan_upload(source: S3Object, *, owner: str, store: UploadStore, runs: Runs, settings: Settings) -> PlanOutput:
+    """`plan_step` on the uploaded object's bytes: at most `max_file_bytes` are read (a larger file is refused).
+
+    The event's key is read URL-decoded; when no such object exists and the key was changed by the
+    decoding (a `+` or `%` in a key delivered unencoded), the key as delivered is read instead.
+    """
+    try:
+        data, size = store.read_object(source.bucket, source.key, source.version_id, settings.max_file_bytes)
+    except UploadNotFound:
+        if source.key_as_delivered is None:
+            raise
+        source = source.model_copy(update={"key": source.key_as_delivered, "key_as_delivered": None})
+        data, size = store.read_object(source.bucket, source.key, source.version_id, settings.max_file_bytes)
+    return plan_step(source, data, owner=owner, store=store, runs=runs, settings=settings, size=size)
+
+
+class UploadPlanner(Protocol):
+    """`plan_upload`, or `plan_upload` run once per object version (its `source` argument)."""
+
+    def __call__(
+        self, *, source: S3Object, owner: str, store: UploadStore, runs: Runs, settings: Settings
+    ) -> PlanOutput: ...
+
+
+def plan_request(
+    request: PlanRequest,
+    *,
+    owner: str,
+    store: UploadStore,
+    runs: Runs,
+    settings: Settings,
+    report: PlanReport,
+    plan_once: UploadPlanner = plan_upload,
+) -> PlanOutput:
+    """Resume the run the request names, or plan its upload once (`plan_once`), for `owner`.
+
+    A stored plan of another execution, which `plan_once` returns for the same object version, is a
+    duplicate for this one.
+    """
+    if isinstance(request.event, ResumeRequest):
+        output = resume_step(request.event.resume_run_id, owner=owner, store=store, runs=runs)
+        report.resumed(output)
+        return output
+    source = request.event.uploaded_object()
+    output = plan_once(source=source, owner=owner, store=store, runs=runs, settings=settings)
+    if output.owner is not None and output.owner != owner:
+        output = output.model_copy(update={"duplicate": True})
+    report.planned(output, source)
+    return output
 
 
 def plan_step(

@@ -1,4 +1,4 @@
-"""The ports the steps use: S3, the runs and items tables, the event bus and metrics.
+"""The ports the steps use: S3, the runs and items tables, the event bus, metrics and the reports (logs).
 
 `havachat.aws` implements them over boto3 and Powertools; `tests/fakes/memory.py` in memory.
 """
@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from havachat.content_models import Conversation, Story
 from havachat.ledger import UsageTotals
 from havachat.models import LearningItem
-from havachat.pipeline.contracts import RunRecord
+from havachat.pipeline.contracts import PlanOutput, RunRecord, RunSummary, S3Object
 
 
 class Store(Protocol):
@@ -51,3 +51,23 @@ class ContentStore(Protocol):
 
 class ContentRows(Protocol):
     def put_content(self, run_id: str, pieces: Iterable[Conversation | Story]) -> int: ...
+
+
+class UploadStore(Store, Protocol):
+    """The data bucket, and a ranged read of the uploaded object."""
+
+    def read_object(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> tuple[bytes, int]: ...
+
+
+class PlanReport(Protocol):
+    """Where Plan says what it did (metrics and log lines)."""
+
+    def planned(self, output: PlanOutput, source: S3Object) -> None: ...
+    def resumed(self, output: PlanOutput) -> None: ...
+
+
+class FinalizeReport(Protocol):
+    """Where Finalize says what it did (metrics and log lines)."""
+
+    def finished(self, summary: RunSummary) -> None: ...
+    def failure_not_recorded(self, record: RunRecord) -> None: ...

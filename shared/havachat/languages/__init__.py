@@ -1,0 +1,49 @@
+"""What the pipeline knows about each language, one module per language: its reading checker, its
+romanization and the items the offline generator derives from its dictionaries.
+
+Each module (`zh`, `ja`, `ko`) ends with a `LANGUAGE` record (how prompts name it, its romanization and
+focus per category, its script, its checker and offline items); adding a language is adding its module
+and naming it in `LANGUAGES`. Languages known only by name are listed in `NAMED_ONLY`. Importing the
+modules is cheap: each imports its dictionary (pypinyin, pykakasi, korean-romanizer) inside the
+functions that use it, so a step that checks no reading never loads one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from havachat.languages import ja, ko, zh
+from havachat.languages.common import Language, ReadingChecker
+
+NAMED_ONLY = (
+    Language("es", "Spanish"),
+    Language("fr", "French"),
+    Language("de", "German"),
+    Language("it", "Italian"),
+    Language("pt", "Portuguese"),
+    Language("en", "English"),
+    Language("ru", "Russian", "a standard Latin transliteration"),
+    Language("ar", "Arabic", "a standard Latin transliteration"),
+    Language("th", "Thai", "Royal Thai General System transcription with tone notes"),
+    Language("hi", "Hindi", "a standard Latin transliteration (IAST)"),
+    Language("el", "Greek", "a standard Latin transliteration"),
+    Language("he", "Hebrew", "a standard Latin transliteration"),
+    Language("yue", "Cantonese", "Jyutping", character_script=True),
+    Language("wuu", "Wu Chinese", character_script=True),
+)
+"""Languages known by name, romanization and script only: generic prompt focus, no reading check, no offline items."""
+
+LANGUAGES: Mapping[str, Language] = {
+    language.code: language for language in (zh.LANGUAGE, ja.LANGUAGE, ko.LANGUAGE, *NAMED_ONLY)
+}
+
+
+def language_for(code: str) -> Language | None:
+    """The language of a code such as zh, zh-TW or ja_JP (by its ISO 639 prefix), or None: unknown."""
+    return LANGUAGES.get(code.strip().lower().replace("_", "-").split("-")[0])
+
+
+def checker_for(code: str) -> ReadingChecker | None:
+    """The reading checker of a language, or None: its readings are not checked."""
+    language = language_for(code)
+    return language.checker() if language and language.checker else None

@@ -1,0 +1,82 @@
+"""What every language module shares: the checker interface, the `Language` record and offline item helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from havachat.models import Category, Example, GeneratedItem, ReadingStatus, VocabItem
+
+MAX_SOURCE_WORDS = 12
+"""The most list words one offline item cites."""
+
+
+@dataclass(frozen=True)
+class ReadingCheck:
+    """How a written reading compares with the dictionary, and the dictionary's likeliest reading."""
+
+    status: ReadingStatus
+    expected: str
+
+
+class ReadingChecker(Protocol):
+    def romanize(self, text: str) -> str:
+        """The likeliest reading, written as a vocab list would write it."""
+        ...
+
+    def check(self, text: str, given: str) -> ReadingCheck | None:
+        """How `given` compares with the dictionary; None when the text cannot be checked."""
+        ...
+
+
+OfflineDerivation = Callable[[Sequence[VocabItem]], list[GeneratedItem]]
+"""Items of one category derived from a list's words by dictionary analysis, with no LLM."""
+
+
+@dataclass(frozen=True)
+class Language:
+    """What the pipeline knows about one language: how prompts name it, its script, its readings and offline items."""
+
+    code: str  # ISO 639-1, the part of a tag before "-" (zh for zh-TW)
+    name: str  # as prompts name it
+    romanization: str | None = None  # the system examples are romanized in; None: written in Latin letters
+    focus: Mapping[Category, str] = field(default_factory=dict)  # per category; others get the generic focus
+    character_script: bool = False  # written in Han characters without spaces: words are found by longest match
+    checker: Callable[[], ReadingChecker] | None = None  # built on first call, when the dictionary is imported
+    offline_items: Mapping[Category, OfflineDerivation] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A list word with its reading (the list's romanization or the dictionary's), as shown to learners."""
+
+    item: VocabItem
+    reading: str
+
+    @property
+    def text(self) -> str:
+        return self.item.word
+
+    def example(self) -> Example:
+        return Example(text=self.text, romanization=self.reading or None, translation=gloss(self.item))
+
+
+def gloss(item: VocabItem) -> str:
+    return item.definition or f"(the word {item.word})"
+
+
+def offline_item(title: str, explanation: str, examples: Sequence[Example], words: Sequence[str]) -> GeneratedItem:
+    return GeneratedItem(
+        title=title,
+        explanation=explanation,
+        examples=list(examples)[:3],
+        source_words=list(dict.fromkeys(words))[:MAX_SOURCE_WORDS],
+    )
+
+
+def group_item(title: str, explanation: str, group: Sequence[Word]) -> GeneratedItem | None:
+    """An item showing the words of a group, or None when fewer than two words share the feature."""
+    if len(group) < 2:
+        return None
+    return offline_item(title, explanation, [w.example() for w in group], [w.text for w in group])

@@ -1,0 +1,488 @@
+"""Mandarin Chinese: pinyin checked against pypinyin, and offline pronunciation and writing-system items.
+
+What counts as the same reading: tone marks and tone numbers (5 or 0 = neutral), case, spacing,
+apostrophes, ü/v and erhua (哪儿 as nǎr or nǎ'er) are normalised away. Tone sandhi may be written
+either way: third tone before third tone as 2 (ní hǎo), 不 as bú and 一 as yí/yì. A neutral tone is
+accepted on any syllable but the first of a run of characters (dictionaries write 朋友 péngyou where
+pypinyin says yǒu), and a syllable pypinyin makes neutral may carry its citation tone. Text with Latin
+letters or digits is not checked.
+
+Offline items. Pronunciation: tone pairs of the two-syllable words, third-tone sandhi (你好), 不 and 一
+sandhi with the list's own words (不去 bú qù, 一个 yí gè), neutral-tone words (grouped by reduplication
+and shared suffix), characters read two ways in the list (觉 in 睡觉 / 觉得). Writing system:
+characters shared across words.
+
+pypinyin is imported inside the functions that use it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from itertools import pairwise
+
+from havachat.languages.common import Language, ReadingCheck, Word, gloss, group_item, offline_item
+from havachat.models import Category, Example, GeneratedItem, ReadingStatus, VocabItem
+
+# --------------------------------------------------------------------------------------------------
+# Reading checks
+# --------------------------------------------------------------------------------------------------
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_UNCHECKABLE = re.compile(r"[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_TONE_MARKS = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}
+_DIAERESIS = "\u0308"
+_SANDHI_TONES = {"不": {"bu4", "bu2"}, "一": {"yi1", "yi2", "yi4"}}
+_SEVERITY = {ReadingStatus.OK: 0, ReadingStatus.AMBIGUOUS: 1, ReadingStatus.MISMATCH: 2}
+
+
+def _worst(statuses: Iterable[ReadingStatus]) -> ReadingStatus:
+    return max(statuses, key=_SEVERITY.__getitem__, default=ReadingStatus.OK)
+
+
+@dataclass
+class _Pinyin:
+    """A written pinyin string as letters (ü as v), the tone written at each position, and word boundaries."""
+
+    letters: str
+    tones: dict[int, int]
+    boundaries: set[int]
+
+    @classmethod
+    def parse(cls, text: str) -> _Pinyin:
+        letters: list[str] = []
+        tones: dict[int, int] = {}
+        boundaries: set[int] = set()
+        for char in unicodedata.normalize("NFD", text.casefold()):
+            if "a" <= char <= "z":
+                letters.append(char)
+            elif char in _TONE_MARKS and letters:
+                tones[len(letters) - 1] = _TONE_MARKS[char]
+            elif char == _DIAERESIS and letters and letters[-1] == "u":
+                letters[-1] = "v"
+            elif char in "012345" and letters:
+                tones[len(letters) - 1] = 5 if char in "05" else int(char)
+                boundaries.add(len(letters))
+            else:
+                boundaries.add(len(letters))
+        return cls("".join(letters), tones, boundaries)
+
+    def tone_in(self, start: int, end: int) -> int | None:
+        found = [tone for position, tone in self.tones.items() if start <= position < end]
+        return found[-1] if found else None
+
+
+def _split_tone(syllable: str) -> tuple[str, int]:
+    """'hao3' -> ('hao', 3); pypinyin's TONE3 style with neutral_tone_with_five always ends in a digit."""
+    return (syllable[:-1], int(syllable[-1])) if syllable[-1:].isdigit() else (syllable, 5)
+
+
+class ChineseChecker:
+    def __init__(self) -> None:
+        import pypinyin  # noqa: F401  (fail here, clearly, when the extra is not installed)
+
+    @staticmethod
+    def _readings(run: str, *, heteronym: bool) -> list[list[str]]:
+        from pypinyin import Style, pinyin
+
+        return [
+            [r.replace("ü", "v") for r in readings]
+            for readings in pinyin(run, style=Style.TONE3, heteronym=heteronym, neutral_tone_with_five=True)
+        ]
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _citation(char: str) -> str:
+        return ChineseChecker._readings(char, heteronym=False)[0][0]
+
+    def romanize(self, text: str) -> str:
+        from pypinyin import Style, pinyin
+
+        return "".join(r[0] for r in pinyin(text, style=Style.TONE, errors="default"))
+
+    def check(self, text: str, given: str) -> ReadingCheck | None:
+        if _UNCHECKABLE.search(text) or not _HAN.search(text):
+            return None
+        chars: list[str] = []
+        primary: list[str] = []
+        candidates: list[list[str]] = []
+        run_start: list[bool] = []
+        for run in _HAN.findall(text):
+            chars.extend(run)
+            primary.extend(r[0] for r in self._readings(run, heteronym=False))
+            candidates.extend(self._readings(run, heteronym=True))
+            run_start.extend(i == 0 for i in range(len(run)))
+        expected = self._display(primary)
+        written = _Pinyin.parse(given)
+        spans = self._align(chars, primary, candidates, written)
+        if spans is None:
+            return ReadingCheck(ReadingStatus.MISMATCH, expected)
+        toned = bool(written.tones)
+        statuses = []
+        for i, (start, end) in enumerate(spans):
+            letters = written.letters[start:end]
+            tone = (written.tone_in(start, end) or 5) if toned else None
+            next_primary = primary[i + 1] if i + 1 < len(primary) else None
+            statuses.append(
+                self._syllable_status(chars[i], letters, tone, primary[i], candidates[i], next_primary, run_start[i])
+            )
+        return ReadingCheck(_worst(statuses), expected)
+
+    def syllables(self, word: str, written: str | None = None) -> list[tuple[str, int]] | None:
+        """(letters, tone) per character of an all-Han word: as `written` when it fits the dictionary and
+        carries tones (so a list's neutral tones are kept), else the dictionary's likeliest reading."""
+        if not word or _HAN.fullmatch(word) is None:
+            return None
+        primary = self._readings(word, heteronym=False)
+        likeliest = [_split_tone(r[0]) for r in primary]
+        if not written:
+            return likeliest
+        parsed = _Pinyin.parse(written)
+        spans = self._align(list(word), [r[0] for r in primary], self._readings(word, heteronym=True), parsed)
+        if spans is None or not parsed.tones:
+            return likeliest
+        result = []
+        for (start, end), (letters, tone) in zip(spans, likeliest, strict=True):
+            written_letters = parsed.letters[start:end]
+            if written_letters == "r":  # erhua: 儿 merged into the syllable before
+                return likeliest
+            result.append((written_letters or letters, parsed.tone_in(start, end) or 5 if end > start else tone))
+        return result
+
+    def _syllable_status(
+        self,
+        char: str,
+        letters: str,
+        tone: int | None,
+        primary: str,
+        candidates: list[str],
+        next_primary: str | None,
+        first_in_run: bool,
+    ) -> ReadingStatus:
+        if char == "儿" and letters == "r":  # erhua written on the previous syllable
+            return ReadingStatus.OK
+        primary_letters, primary_tone = _split_tone(primary)
+        if tone is None:  # no tones written anywhere: compare the syllables only
+            return ReadingStatus.OK if letters == primary_letters else ReadingStatus.AMBIGUOUS
+        written = f"{letters}{tone}"
+        accepted = {primary, *(_SANDHI_TONES.get(char, set()) if primary_letters in ("bu", "yi") else set())}
+        if primary_tone == 3 and next_primary is not None and _split_tone(next_primary)[1] == 3:
+            accepted.add(f"{primary_letters}2")
+        if letters == primary_letters and tone == 5 and not first_in_run:
+            return ReadingStatus.OK
+        if letters == primary_letters and primary_tone == 5 and written == self._citation(char):
+            return ReadingStatus.OK
+        if written in accepted:
+            return ReadingStatus.OK
+        if written in candidates or (tone == 5 and any(_split_tone(c)[0] == letters for c in candidates)):
+            return ReadingStatus.AMBIGUOUS
+        return ReadingStatus.MISMATCH
+
+    @staticmethod
+    def _align(
+        chars: list[str], primary: list[str], candidates: list[list[str]], written: _Pinyin
+    ) -> list[tuple[int, int]] | None:
+        """Split the written letters into one syllable per character, each one of the character's readings."""
+        letters = written.letters
+
+        @cache
+        def solve(i: int, position: int) -> tuple[tuple[int, int], ...] | None:
+            if i == len(chars):
+                return () if position == len(letters) else None
+            options = list(dict.fromkeys(_split_tone(r)[0] for r in [primary[i], *candidates[i]]))
+            if chars[i] == "儿" and i > 0:
+                options.append("r")
+            for option in options:
+                end = position + len(option)
+                if letters.startswith(option, position) and not any(position < b < end for b in written.boundaries):
+                    rest = solve(i + 1, end)
+                    if rest is not None:
+                        return ((position, end), *rest)
+            return None
+
+        found = solve(0, 0)
+        return list(found) if found is not None else None
+
+    @staticmethod
+    def _display(primary: Sequence[str]) -> str:
+        from pypinyin.contrib.tone_convert import to_tone
+
+        return " ".join(to_tone(s.replace("v", "ü")) for s in primary)
+
+
+@cache
+def checker() -> ChineseChecker:
+    """The Chinese checker, built once (pypinyin is imported here on first use)."""
+    return ChineseChecker()
+
+
+# --------------------------------------------------------------------------------------------------
+# Offline items
+# --------------------------------------------------------------------------------------------------
+_TONE_NAMES = {1: "high level first", 2: "rising second", 3: "low dipping third", 4: "falling fourth", 5: "neutral"}
+
+
+def _pinyin(letters: str, tone: int) -> str:
+    from pypinyin.contrib.tone_convert import to_tone
+
+    return str(to_tone(f"{letters.replace('v', 'ü')}{tone if tone != 5 else ''}"))
+
+
+@dataclass(frozen=True)
+class _ChineseWord(Word):
+    syllables: tuple[tuple[str, int], ...]
+
+    @property
+    def tones(self) -> tuple[int, ...]:
+        return tuple(t for _, t in self.syllables)
+
+
+def _analyse(words: Sequence[VocabItem]) -> list[_ChineseWord]:
+    found = []
+    for item in words:
+        syllables = checker().syllables(item.word, item.romanization)
+        if syllables is not None:
+            reading = item.romanization or " ".join(_pinyin(letters, tone) for letters, tone in syllables)
+            found.append(_ChineseWord(item, reading, tuple(syllables)))
+    return found
+
+
+def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
+    analysed = _analyse(words)
+    by_text = {w.text: w for w in analysed}
+    items: list[GeneratedItem | None] = []
+
+    items.append(_third_tone_sandhi(analysed, by_text))
+    items.append(_tone_sandhi_word("不", "bu", by_text, analysed))
+    items.append(_tone_sandhi_word("一", "yi", by_text, analysed))
+    items.extend(_neutral_tone(analysed))
+    items.extend(_heteronyms(analysed))
+
+    pairs: dict[tuple[int, int], list[_ChineseWord]] = defaultdict(list)
+    for w in analysed:
+        if len(w.tones) == 2 and 5 not in w.tones and w.tones != (3, 3) and not set(w.text) & {"不", "一", "儿"}:
+            pairs[(w.tones[0], w.tones[1])].append(w)
+    for (first, second), group in sorted(pairs.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        half_third = " Before a non-third tone the third tone stays low and does not rise (a half third)."
+        items.append(
+            group_item(
+                f"Tone pair {first}-{second}: {_TONE_NAMES[first]} + {_TONE_NAMES[second]}",
+                f"In {', '.join(w.text for w in group[:4])} a {_TONE_NAMES[first]} tone is followed by a "
+                f"{_TONE_NAMES[second]} tone; practise the pair as one contour." + (half_third if first == 3 else ""),
+                group,
+            )
+        )
+    return [i for i in items if i is not None]
+
+
+def _first_sense(item: VocabItem) -> str:
+    sense = gloss(item).split(";")[0].strip()
+    return sense[3:] if sense.startswith("to ") else sense
+
+
+def _third_tone_sandhi(analysed: Sequence[_ChineseWord], by_text: dict[str, _ChineseWord]) -> GeneratedItem | None:
+    """Words with two third tones in a row, and the list's own 你好 / 很 + adjective / 我 + verb phrases."""
+    shown: list[tuple[Example, list[str]]] = [
+        (w.example(), [w.text]) for w in analysed if any(a == b == 3 for a, b in pairwise(w.tones))
+    ]
+    third = [w for w in analysed if len(w.text) == 1 and w.tones == (3,)]
+    phrases: list[tuple[_ChineseWord, _ChineseWord, str]] = []
+    if "你" in by_text and "好" in by_text and by_text["好"].tones == (3,):
+        phrases.append((by_text["你"], by_text["好"], "hello"))
+    for head, kinds, english in (("很", ("adj", "a"), "very {}"), ("我", ("v", "verb"), "I {}")):
+        if head in by_text and by_text[head].tones == (3,):
+            phrases += [
+                (by_text[head], w, english.format(_first_sense(w.item)))
+                for w in third
+                if (w.item.pos or "").lower() in kinds and w.text != head
+            ][:2]
+    for first, second, english in phrases:
+        romanization = f"{_pinyin(*first.syllables[0])} {_pinyin(*second.syllables[0])}"
+        shown.append(
+            (Example(text=first.text + second.text, romanization=romanization, translation=english),
+             [first.text, second.text])
+        )  # fmt: skip
+    if len(shown) < 2:
+        return None
+    return offline_item(
+        "Third-tone sandhi: 3 + 3 is said 2 + 3",
+        f"When two third tones meet, the first one rises like a second tone: {shown[0][0].text} is written with "
+        "two third tones but its first syllable is said rising. Pinyin keeps the written third tone.",
+        [example for example, _ in shown[:3]],
+        [word for _, words in shown[:3] for word in words],
+    )
+
+
+def _tone_sandhi_word(
+    char: str, letters: str, by_text: dict[str, _ChineseWord], analysed: Sequence[_ChineseWord]
+) -> GeneratedItem | None:
+    """不 or 一 with the list's own words: rising before a fourth tone, its other tone elsewhere."""
+    if char not in by_text:
+        return None
+    # 一 before a measure word; 不 before a one-character verb or adjective.
+    partners = [
+        w
+        for w in analysed
+        if len(w.text) == 1
+        and w.text != char
+        and w.tones[0] != 5
+        and (
+            ("m" in (w.item.pos or "").lower().split() or "measure" in gloss(w.item))
+            if char == "一"
+            else (w.item.pos or "").lower() in ("v", "verb", "adj", "a", "adjective")
+        )
+    ]
+    fourth = [w for w in partners if w.tones[0] == 4][:2]
+    other = [w for w in partners if w.tones[0] != 4][:1]
+    in_words = [w for w in analysed if char in w.text and len(w.text) > 1][:1]
+    if len(fourth) + len(other) + len(in_words) < 2 or not (fourth or in_words):
+        return None
+    plain = "yì" if char == "一" else "bù"
+
+    def phrase(w: _ChineseWord, said: str) -> tuple[Example, list[str]]:
+        english = f"one ({gloss(w.item)})" if char == "一" else f"not {_first_sense(w.item)}"
+        romanization = f"{said} {_pinyin(*w.syllables[0])}"
+        return Example(text=f"{char}{w.text}", romanization=romanization, translation=english), [char, w.text]
+
+    shown = [phrase(w, _pinyin(letters, 2)) for w in fourth] + [phrase(w, plain) for w in other]
+    shown += [(w.example(), [w.text]) for w in in_words]
+    citation = "yī" if char == "一" else "bù"
+    rule = (
+        "一 is yī on its own and in counting, yí before a fourth tone and yì before the other tones"
+        if char == "一"
+        else "不 is bù, but bú before a fourth tone"
+    )
+    return offline_item(
+        f"Tone change of {char}: {_pinyin(letters, 2)} before a fourth tone",
+        f"{rule} ({citation} in the dictionary). The change is said, and pinyin in textbooks usually writes it.",
+        [example for example, _ in shown[:3]],
+        [char, *(word for _, words in shown[:3] for word in words)],
+    )
+
+
+def _neutral_tone(analysed: Sequence[_ChineseWord]) -> list[GeneratedItem | None]:
+    neutral = [w for w in analysed if len(w.tones) > 1 and w.tones[-1] == 5]
+    doubled = [w for w in neutral if len(w.text) == 2 and w.text[0] == w.text[1]]
+    items: list[GeneratedItem | None] = [
+        group_item(
+            "Neutral tone in doubled words",
+            "In doubled words such as family names (爸爸, 妈妈) the second syllable loses its tone: it is short "
+            "and light, and pinyin writes it without a tone mark.",
+            doubled,
+        )
+    ]
+    by_suffix: dict[str, list[_ChineseWord]] = defaultdict(list)
+    for w in neutral:
+        if w not in doubled:
+            by_suffix[w.text[-1]].append(w)
+    for suffix, group in sorted(by_suffix.items(), key=lambda kv: -len(kv[1])):
+        letters = group[0].syllables[-1][0]
+        items.append(
+            group_item(
+                f"Neutral-tone ending {suffix} ({letters})",
+                f"{suffix} at the end of {', '.join(w.text for w in group[:4])} is toneless: say it short and "
+                "light, at a pitch set by the tone before it.",
+                group,
+            )
+        )
+    return items
+
+
+def _heteronyms(analysed: Sequence[_ChineseWord]) -> list[GeneratedItem | None]:
+    readings: dict[str, dict[str, list[_ChineseWord]]] = defaultdict(lambda: defaultdict(list))
+    for w in analysed:
+        for char, (letters, tone) in zip(w.text, w.syllables, strict=True):
+            if char not in "不一" and tone != 5:
+                readings[char][_pinyin(letters, tone)].append(w)
+    items: list[GeneratedItem | None] = []
+    for char, by_reading in readings.items():
+        if len(by_reading) < 2:
+            continue
+        chosen = [group[0] for group in by_reading.values()]
+        items.append(
+            offline_item(
+                f"{char} has more than one reading: {' / '.join(by_reading)}",
+                f"The character {char} is read {' or '.join(by_reading)} depending on the word: "
+                + "; ".join(f"{r} in {', '.join(w.text for w in g[:3])}" for r, g in by_reading.items())
+                + ". Learn the reading with the word.",
+                [w.example() for w in chosen],
+                [w.text for group in by_reading.values() for w in group],
+            )
+        )
+    return items
+
+
+def _writing_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
+    analysed = _analyse(words)
+    by_text = {w.text: w for w in analysed}
+    sharing: dict[str, list[_ChineseWord]] = defaultdict(list)
+    for w in analysed:
+        for char in dict.fromkeys(w.text):
+            sharing[char].append(w)
+    items = []
+    for char, group in sorted(sharing.items(), key=lambda kv: -len(kv[1])):
+        compounds = [w for w in group if len(w.text) > 1]
+        if len(group) < 2 or not compounds:
+            continue
+        alone = by_text.get(char)
+        meaning = f" ({gloss(alone.item)})" if alone else ""
+        items.append(
+            offline_item(
+                f"The character {char} in {', '.join(w.text for w in group[:3])}",
+                f"{char}{meaning} is written the same in {', '.join(w.text for w in group[:6])}: "
+                "recognising it helps to read and remember each word.",
+                [w.example() for w in ([alone] if alone else []) + compounds],
+                [w.text for w in group],
+            )
+        )
+    return items
+
+
+# What prompts ask the model to focus on, per category.
+FOCUS: Mapping[Category, str] = {
+    Category.PRONUNCIATION: (
+        "Focus on the four tones and the neutral tone; tone sandhi: a third tone before another third "
+        "tone becomes second (你好 nǐ hǎo is said ní hǎo), 不 bù becomes bú before a fourth tone, 一 yī "
+        "becomes yí before a fourth tone and yì before the other tones (but stays yī when counting or "
+        "at the end of a word); the half third tone; initials learners confuse (zh/z/j, ch/c/q, sh/s/x, "
+        "r, aspirated p/t/k versus b/d/g) and finals (ü, -n versus -ng, e); erhua (儿化) in northern "
+        "speech. In the pinyin, follow textbook convention (dictionary tones, "
+        "except that the changed tones of 不 and 一 are usually written) and describe other spoken tone "
+        "changes in the explanation."
+    ),
+    Category.WRITING_SYSTEM: (
+        "Focus on radicals and components (semantic and phonetic), how a character is built, stroke "
+        "order basics, characters that look alike, and simplified versus traditional forms (give the "
+        "traditional form when it differs). Teach simplified characters in the examples."
+    ),
+    Category.PATTERN: (
+        "Focus on measure words (个, 本, 杯, 口, ...) with the listed nouns, word order (time and place "
+        "before the verb), 的, 了, 吗 and other particles, 是 sentences, 有/没有, and question words "
+        "staying in place."
+    ),
+    Category.IDIOM: (
+        "Focus on set phrases and common collocations of the listed words; chengyu only when they are "
+        "within reach of the level."
+    ),
+    Category.SOCIOLINGUISTIC: (
+        "Focus on 你 versus 您, forms of address and kinship terms, and mainland versus Taiwan usage."
+    ),
+    Category.LITERACY: (
+        "Focus on reading characters in signs, menus and messages, full-width punctuation, and "
+        "guessing a word's meaning from its characters."
+    ),
+}
+
+
+LANGUAGE = Language(
+    code="zh",
+    name="Mandarin Chinese",
+    romanization="Hanyu Pinyin with tone marks",
+    focus=FOCUS,
+    character_script=True,
+    checker=checker,
+    offline_items={Category.PRONUNCIATION: _pronunciation_items, Category.WRITING_SYSTEM: _writing_items},
+)
