@@ -364,7 +364,7 @@ def content(
     model: ModelOpt = None,
 ) -> None:
     """Stage 2: conversations and stories from a run's items (RUN_DIR/items.jsonl), written to RUN_DIR/content.json."""
-    from havachat.content import ContentGenerationFailed, generate_content_with_settings
+    from havachat.content.generate import ContentGenerationFailed, generate_content_with_settings
 
     items_file, run_file = run_dir / "items.jsonl", run_dir / "run.json"
     for needed in (items_file, run_file):

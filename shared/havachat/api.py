@@ -26,8 +26,8 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeAlias
 
 from havachat.concurrency import map_concurrently
-from havachat.content import generate_content_with_settings
-from havachat.content_models import ContentDocument
+from havachat.content.generate import generate_content_with_settings
+from havachat.content.models import ContentDocument
 from havachat.errors import HavachatError, LlmInvalidOutput
 from havachat.generation import BatchResult, generate_batch
 from havachat.ledger import Ledger

@@ -1,6 +1,6 @@
 """Default answers of the fake Claude for Stage 2's tools (`ConversationBatch`, `StoryBatch`).
 
-They read the prompt the way `havachat.content_prompts` writes it (`<learning_items>` and `<vocabulary>`
+They read the prompt the way `havachat.content.prompts` writes it (`<learning_items>` and `<vocabulary>`
 blocks, one JSON object per line, and a `Write exactly N conversations.` line) and write valid
 pieces that cite real item ids and words and whose text is made only of listed words, plus
 `extra_text` (to plant words outside the level).

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from havachat.content_models import Conversation, Story
+from havachat.content.models import Conversation, Story
 from havachat.errors import UploadNotFound
 from havachat.ledger import UsageTotals
 from havachat.models import LearningItem

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from havachat.content_models import ContentDocument
+from havachat.content.models import ContentDocument
 from havachat.models import LearningItem
 from havachat.vocab import read_vocab_file
 from havachat_local.cli import ExitCode

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from havachat.api import LearningItemGenerator
-from havachat.content_models import ContentDocument
+from havachat.content.models import ContentDocument
 from havachat.llm import InstructorClaude
 from havachat.models import LearningItem
 from havachat.pipeline.contracts import RunSummary

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from havachat.content import (
+from havachat.content.checks import LevelVocabulary, finish_content
+from havachat.content.generate import (
     ContentChunk,
     ContentGenerationFailed,
     generate_content,
     max_pieces_per_call,
     plan_content,
 )
-from havachat.content_checks import LevelVocabulary, finish_content
-from havachat.content_models import (
+from havachat.content.models import (
     ContentDocument,
     ContentKind,
     ContentProvenance,

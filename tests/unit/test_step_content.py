@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from havachat.content import ContentGenerationFailed
-from havachat.content_models import ContentDocument
+from havachat.content.generate import ContentGenerationFailed
+from havachat.content.models import ContentDocument
 from havachat.llm import InstructorClaude
 from havachat.pipeline.content import CONTENT_METRIC_PREFIX, content_step
 from havachat.pipeline.contracts import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from havachat.aws.dynamo import RunRows
-from havachat.content_models import Conversation, Story
+from havachat.content.models import Conversation, Story
 
 
 class DynamoContent(RunRows):

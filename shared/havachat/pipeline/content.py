@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from havachat.content import ContentGenerationFailed, generate_content_with_settings
-from havachat.content_models import ContentChunkRecord, ContentDocument
+from havachat.content.generate import ContentGenerationFailed, generate_content_with_settings
+from havachat.content.models import ContentChunkRecord, ContentDocument
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline.contracts import (

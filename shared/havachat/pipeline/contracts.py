@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from havachat.content_models import ContentDocument
+from havachat.content.models import ContentDocument
 from havachat.ledger import UsageTotals
 from havachat.models import BatchSpec, Category, LearningItem, Level
 from havachat.pipeline.keys import run_id_for

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from havachat.content_models import Conversation, Story
+from havachat.content.models import Conversation, Story
 from havachat.ledger import UsageTotals
 from havachat.models import LearningItem
 from havachat.pipeline.contracts import PlanOutput, RunRecord, RunSummary, S3Object

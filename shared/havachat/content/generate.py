@@ -2,7 +2,7 @@
 
 Plain typed Python (no AWS, no LLM SDK): chunking by an estimated token budget (`batching.chunk_words`,
 as Stage 1) and `generate_content`, which runs the calls through any `StructuredContentLlm`. The
-prompt is in `content_prompts`, the checks on what the model wrote in `content_checks`.
+prompt is in `content.prompts`, the checks on what the model wrote in `content.checks`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Protocol
 
 from havachat.batching import Part, chunk_words, split_on_truncation
 from havachat.concurrency import map_concurrently
-from havachat.content_checks import GeneratedPiece, LevelVocabulary, Piece, finish_content
-from havachat.content_models import (
+from havachat.content.checks import GeneratedPiece, LevelVocabulary, Piece, finish_content
+from havachat.content.models import (
     ContentChunkRecord,
     ContentDocument,
     ContentKind,
@@ -29,7 +29,7 @@ from havachat.content_models import (
     Story,
     StoryBatch,
 )
-from havachat.content_prompts import (
+from havachat.content.prompts import (
     CONTENT_PROMPT_VERSION,
     build_content_message,
     build_content_request,

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from functools import cache
 
-from havachat.content_models import ContentKind
+from havachat.content.models import ContentKind
 from havachat.llm_port import LlmRequest
 from havachat.models import LearningItem, Level, VocabItem
 from havachat.prompts import language_profile, render_vocabulary

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from havachat.content_models import (
+from havachat.content.models import (
     ContentKind,
     ContentProvenance,
     Conversation,
