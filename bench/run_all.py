@@ -26,6 +26,7 @@ def main() -> None:
         ["bench.rate_limit", *quick],
         ["bench.cold_start", "--runs", "3" if args.quick else "7"],
         ["bench.non_llm", *(["--rows", "20000", "--items", "5000"] if args.quick else [])],
+        *([] if args.quick else [["bench.local_scale"]]),
     ]
     started = time.perf_counter()
     for module, *options in runs:
