@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= ../shared/data/vocab/zh_hsk1.csv
 OUT ?= out/zh_hsk1
 
-.PHONY: setup demo test lint typecheck unit scale infra schemas bench clean
+.PHONY: setup demo test lint typecheck unit scale infra sam-local schemas events local-aws bench clean
 
 $(BIN)/havachat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,22 @@ infra: ## sam validate --lint, cfn-lint, checkov, statelint, sam build and its c
 schemas: setup ## Rewrite schemas/*.json and template.yaml's event schemas from the event detail models
 	$(BIN)/python -m havachat_local.event_schemas
 
-test: lint typecheck unit scale infra ## Everything CI runs
+# After infra: it runs the functions from what `sam build` made (and rebuilds, cached, if the sources moved on).
+sam-local: setup ## Each function as `sam local invoke` runs it (python3.12, sam build output) on events/, against local-aws
+	bash scripts/install-infra-tools.sh
+	@$(call PYTEST,-m sam_local --timeout=300)
+
+events: setup ## Rewrite events/ from a local run of the sample upload, so `sam local invoke` can chain them
+	$(BIN)/python -m havachat_local.sample_events
+
+# The server's host as the SAM containers reach it: host.docker.internal (Docker Desktop), 127.0.0.1 with
+# `sam local invoke --docker-network host` (Linux). See the README, "sam local invoke".
+LOCAL_AWS_PORT ?= 5000
+ENDPOINT_HOST ?= host.docker.internal
+local-aws: setup ## Embedded AWS as a server for `sam local invoke`, offline, with the sample upload; until Ctrl-C
+	$(BIN)/havachat local-aws --port $(LOCAL_AWS_PORT) --endpoint-host $(ENDPOINT_HOST)
+
+test: lint typecheck unit scale infra sam-local ## Everything CI runs
 
 bench: setup ## Benchmarks on a latency-modelled fake Claude: prints the tables of docs/PERFORMANCE.md (~10 min)
 	$(BIN)/python -m bench.run_all

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from enum import IntEnum
@@ -438,6 +439,55 @@ def content(
         shown = ", ".join(summary.out_of_level_words[:20])
         errors.print(f"[yellow]! {len(summary.out_of_level_words)} word(s) outside the level: {shown}", markup=False)
     console.print(f"content: {out}")
+
+
+@app.command(name="local-aws")
+def local_aws_server(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="the server's port (0: any free one)")
+    ] = 5000,
+    host: Annotated[
+        str, typer.Option("--host", help="address to listen on (0.0.0.0: also Docker's bridge)")
+    ] = "127.0.0.1",
+    endpoint_host: Annotated[
+        str,
+        typer.Option(
+            "--endpoint-host",
+            help="the server's host as a SAM container reaches it: host.docker.internal (Docker Desktop; on Linux "
+            "with --add-host host.docker.internal:host-gateway and --host 0.0.0.0), 127.0.0.1 with sam's "
+            "--docker-network host",
+        ),
+    ] = "host.docker.internal",
+    env_vars: Annotated[
+        Path, typer.Option("--env-vars", help="where to write the --env-vars file for `sam local invoke`")
+    ] = Path(".aws-sam/local-aws/env-vars.json"),
+) -> None:
+    """Serve the stack's resources on embedded AWS (moto server) for `sam local invoke`, offline, until Ctrl-C."""
+    from havachat_local.local_aws import local_aws, names_sample, write_env_vars
+    from havachat_local.runner import find_root
+
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    root = find_root()
+    with local_aws(root, host=host, port=port, endpoint_host=endpoint_host) as stack:
+        write_env_vars(stack.env_vars, env_vars)
+        local, sample = stack.local, stack.sample
+        console.print(f"embedded AWS on {stack.address}; the functions reach it at {stack.endpoint}", soft_wrap=True)
+        console.print(f"  sample: s3://{sample.bucket}/{sample.key} version {sample.version_id}", soft_wrap=True)
+        console.print(f"  state machine: {local.state_machine_arn}", soft_wrap=True)
+        if not names_sample(root, sample):
+            errors.print("[yellow]! events/s3_object_created.json names another object: run `make events`[/yellow]")
+        flags = f"--env-vars {env_vars} --region {local.settings.aws_region}"
+        console.print(f"--env-vars file: {env_vars}. In another terminal:", soft_wrap=True)
+        for line in (
+            f"sam local invoke PlanFunction -e events/s3_object_created.json {flags}",
+            f'for e in events/batches/*.json; do sam local invoke GenerateBatchFunction -e "$e" {flags}; done',
+            f"sam local invoke FinalizeFunction -e events/finalize.json {flags}",
+            f"sam local invoke ContentFunction -e events/learning_items_generated.json {flags}",
+        ):
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+        console.print("Ctrl-C stops the server (its state goes with it).")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
 
 if __name__ == "__main__":

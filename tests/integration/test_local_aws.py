@@ -12,6 +12,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from havachat.settings import Provider, Settings
 from havachat_local.local_aws import (
@@ -22,6 +25,7 @@ from havachat_local.local_aws import (
     names_sample,
     template_settings,
 )
+from havachat_local.runner import REGION
 from havachat_local.sample_events import committed, rendered
 from havachat_local.template import TemplateInfo, load_template
 from tests.helpers import EVENTS_DIR, ROOT
@@ -29,8 +33,11 @@ from tests.helpers import EVENTS_DIR, ROOT
 
 def test_the_server_serves_the_sample_upload_where_the_sample_event_points() -> None:
     with local_aws(ROOT, host="127.0.0.1", port=0, endpoint_host="host.docker.internal") as stack:
-        # urllib, not boto3: moto's in-process mock would answer boto3 without the server
-        with urllib.request.urlopen(f"{stack.address}/{stack.sample.bucket}/{stack.sample.key}") as response:
+        # A signed GET through urllib, not boto3: moto's in-process mock would answer boto3 without the server
+        url = f"{stack.address}/{stack.sample.bucket}/{stack.sample.key}"
+        request = AWSRequest("GET", url)
+        S3SigV4Auth(Credentials("any", "any"), "s3", REGION).add_auth(request)
+        with urllib.request.urlopen(urllib.request.Request(url, headers=dict(request.headers))) as response:
             served = response.read()
             version = response.headers["x-amz-version-id"]
 
@@ -50,10 +57,11 @@ def test_the_env_vars_file_sets_every_declared_variable_to_the_local_runs_settin
         assert variables["AWS_ENDPOINT_URL"] == stack.endpoint == stack.address
         assert variables["POWERTOOLS_LOG_LEVEL"] == local.info.parameter_default("LogLevel")
 
-        # A function reading them gets the settings the server's own handlers run with
+        # A function reading them gets the settings the server's own handlers run with (its region is
+        # AWS_REGION's, which SAM sets)
         with mock.patch.dict(os.environ, variables):
             function_settings = Settings()
-        assert function_settings == local.settings.model_copy(update={"anthropic_secret_name": ""})
+        assert function_settings == local.settings.model_copy(update={"anthropic_secret_name": "", "aws_region": None})
         assert function_settings.provider is Provider.OFFLINE
         assert function_settings.data_bucket == local.bucket == stack.sample.bucket
         assert function_settings.chunk_token_budget == int(local.info.parameter_default("ChunkTokenBudget"))
