@@ -13,6 +13,7 @@ import math
 import threading
 import time
 from collections import Counter
+from dataclasses import asdict
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,11 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from havachat.errors import InvalidVocabFile, MissingCredentials
+from havachat.languages.tags import UnknownLanguage, standard_tag
 from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline.contracts import RunSummary
 from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_with_settings, summarise_plan
 from havachat.settings import Provider, Settings, resolve_provider
-from havachat.vocab import read_vocab_file
+from havachat.vocab import VocabLimits, read_vocab_file
 from havachat_local.export import EXPORTERS, ExportFormat
 
 if TYPE_CHECKING:
@@ -52,23 +54,47 @@ class ExitCode(IntEnum):
     MISSING_CREDENTIALS = 5
 
 
+def _language_flag(code: str | None) -> str | None:
+    """`--language` as a standard BCP 47 code; anything else is refused (exit 2), a language name with its code."""
+    if code is None:
+        return None
+    try:
+        return standard_tag(code)
+    except UnknownLanguage as unknown:
+        errors.print(f"✗ --language: {unknown}", style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, TSV, JSON or JSONL vocab file")]
-LanguageOpt = Annotated[str | None, typer.Option("--language", "-l", help="ISO 639 code, e.g. zh, ja, es")]
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option("--language", "-l", help="BCP 47 code, e.g. zh, ja, es, pt-BR", callback=_language_flag),
+]
 LevelOpt = Annotated[str | None, typer.Option("--level", help="e.g. HSK1, N5, A1, TOPIK1 or any label")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Claude model id (default from settings)")]
 ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", min=1, help="batches in flight at once")]
 
 
-def _load(file: Path, settings: Settings) -> VocabList:
-    from havachat.vocab import VocabLimits
+_WARNINGS_SHOWN = 20
 
+
+def _load(file: Path, settings: Settings, language: str | None = None) -> VocabList:
+    """The vocab file read (its words' scripts checked against `language`), its warnings printed; exit 3 if rejected."""
     try:
-        return read_vocab_file(file, VocabLimits.from_settings(settings))
+        vocab = read_vocab_file(file, VocabLimits.from_settings(settings), language)
     except InvalidVocabFile as invalid:
         errors.print(f"[red]✗ {file} was rejected ({len(invalid.problems)} problem(s)):[/red]")
         for problem in invalid.problems:
             errors.print(f"  • {problem}", markup=False)
         raise typer.Exit(ExitCode.INVALID_INPUT) from None
+    for warning in vocab.warnings[:_WARNINGS_SHOWN]:
+        errors.print(f"! {file}, {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    if len(vocab.warnings) > _WARNINGS_SHOWN:
+        more = len(vocab.warnings) - _WARNINGS_SHOWN
+        errors.print(
+            f"! and {more} more warnings: `havachat validate {file} --json` lists them", style="yellow", markup=False
+        )
+    return vocab
 
 
 def _context(vocab: VocabList, language: str | None, level: str | None) -> tuple[str, Level]:
@@ -87,12 +113,37 @@ def _settings(model: str | None = None, concurrency: int | None = None, provider
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
 @app.command()
-def validate(file: FileArg) -> None:
-    """Check a vocab file; list every problem with its row. Exit 3 if it is rejected."""
-    vocab = _load(file, Settings())
-    kinds = {item.kind.value for item in vocab.items}
-    console.print(f"[green]✓[/green] {file}: {len(vocab.items)} entries ({', '.join(sorted(kinds))}), valid")
+def validate(file: FileArg, language: LanguageOpt = None, level: LevelOpt = None, as_json: JsonOpt = False) -> None:
+    """Check a vocab file; list every problem and warning with its row. Exit 3 if it is rejected.
+
+    The words' scripts are checked against the language (the flag, else the JSON envelope's). `--json`
+    prints `{"entries", "warnings": [{"row", "problem"}], "problems": [{"file", "row", "column", "problem"}]}`.
+    """
+    if not as_json:
+        vocab = _load(file, Settings(), language)
+        kinds = {item.kind.value for item in vocab.items}
+        console.print(f"[green]✓[/green] {file}: {len(vocab.items)} entries ({', '.join(sorted(kinds))}), valid")
+        return
+    try:
+        vocab = read_vocab_file(file, VocabLimits.from_settings(Settings()), language)
+    except InvalidVocabFile as invalid:
+        rejected = {"file": str(file), "entries": [], "warnings": [], "problems": [asdict(p) for p in invalid.problems]}
+        typer.echo(json.dumps(rejected, ensure_ascii=False, indent=2))
+        raise typer.Exit(ExitCode.INVALID_INPUT) from None
+    chosen_level = Level.parse(level) if level else vocab.level
+    document = {
+        "file": str(file),
+        "language": language or vocab.language,
+        "level": str(chosen_level) if chosen_level else None,
+        "entries": [item.model_dump(mode="json") for item in vocab.items],
+        "warnings": [warning.model_dump(mode="json") for warning in vocab.warnings],
+        "problems": [],
+    }
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 @app.command()
@@ -106,7 +157,7 @@ def plan(
 ) -> None:
     """Show the batches, tokens, calls, cost and time of a run next to one call per word."""
     settings = _settings(model, concurrency)
-    vocab = _load(file, settings)
+    vocab = _load(file, settings, language)
     chosen_language, chosen_level = _context(vocab, language, level)
     run_plan = plan_with_settings(vocab, settings, run_id="plan", language=chosen_language, level=chosen_level)
     summary = summarise_plan(run_plan)
@@ -129,6 +180,7 @@ def plan(
             "model": settings.model,
             "concurrency": settings.map_concurrency,
             "summary": summary.model_dump(),
+            "warnings": [warning.model_dump(mode="json") for warning in vocab.warnings],
             "batches": [b.model_dump(mode="json") for b in run_plan.batches],
             "designs": {
                 "one_call_per_word": {
@@ -246,13 +298,18 @@ def run(
     concurrency: ConcurrencyOpt = None,
 ) -> None:
     """Run the real state machine and handlers on embedded AWS (moto), calling Claude for each batch."""
+    from havachat.offline import has_offline_items, offline_note
     from havachat_local.runner import BatchProgress, LocalPipeline
 
     # moto notes the state machine fields it does not evaluate: noise for a CLI user.
     logging.getLogger("moto").setLevel(logging.ERROR)
-    settings = resolve_provider(_settings(model, concurrency, provider))
-    vocab = _load(file, settings)
+    asked = _settings(model, concurrency, provider)
+    settings = resolve_provider(asked)
+    vocab = _load(file, settings, language)
     chosen_language, chosen_level = _context(vocab, language, level)
+    if settings.provider is Provider.OFFLINE and not has_offline_items(chosen_language):
+        errors.print(f"✗ {offline_note(chosen_language)}", style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.USAGE if asked.provider is Provider.OFFLINE else ExitCode.MISSING_CREDENTIALS)
     try:
         generator = _generator(settings, chosen_language)
     except MissingCredentials as missing:

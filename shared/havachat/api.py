@@ -6,6 +6,7 @@
     words = ["你好", "谢谢", "再见"]
     pronunciation = generator.generate_pronunciation_items(words)
     idioms = generator.generate_idiom_items(words, grammar_items=["是…的"])
+    misc = generator.generate_miscellaneous_items(words)               # sociolinguistic … pattern, by category
     everything = generator.generate_all(words, grammar_items=["是…的"])  # dict[Category, list[LearningItem]]
     content = generator.generate_content(everything_as_a_list, words)    # Stage 2: conversations and stories
 
@@ -34,10 +35,13 @@ from havachat.ledger import Ledger
 from havachat.llm_port import StructuredContentLlm, StructuredLlm
 from havachat.models import BatchSpec, Category, LearningItem, Level, VocabItem, VocabKind, VocabList
 from havachat.planning import plan_run
+from havachat.readings import flag_readings
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, parse_vocab
 
 WordInput: TypeAlias = str | VocabItem
+MISCELLANEOUS = (Category.SOCIOLINGUISTIC, Category.PRAGMATIC, Category.LITERACY, Category.PATTERN)
+"""What `generate_miscellaneous_items` returns, as the seed's API grouped them."""
 
 
 class GenerationFailed(HavachatError):
@@ -121,6 +125,12 @@ class LearningItemGenerator:
     ) -> list[LearningItem]:
         return self.generate_category(Category.PATTERN, vocab_items, grammar_items)
 
+    def generate_miscellaneous_items(
+        self, vocab_items: Sequence[WordInput], grammar_items: Sequence[WordInput] | None = None
+    ) -> dict[Category, list[LearningItem]]:
+        """The sociolinguistic, pragmatic, literacy and pattern items: one call per category (and chunk)."""
+        return self.generate_all(vocab_items, grammar_items, categories=MISCELLANEOUS)
+
     # -- the general forms ------------------------------------------------------------------------
 
     def generate_category(
@@ -141,8 +151,10 @@ class LearningItemGenerator:
     ) -> dict[Category, list[LearningItem]]:
         """Every requested category's items, all batches running concurrently (`settings.map_concurrency`).
 
-        Grammar points go to the idiom and pattern batches only. Raises `GenerationFailed` if any batch
-        fails, or if a category's answers were all dropped (every item cited words outside the list).
+        Grammar points go to the idiom and pattern batches only. Every example's romanization is checked
+        (`havachat.check_reading`): ambiguous or wrong ones are listed in the item's `reading_flags`.
+        Raises `GenerationFailed` if any batch fails, or if a category's answers were all dropped (every
+        item cited words outside the list).
         """
         vocab = vocabulary(vocab_items, grammar_items, self.settings)
         plan = plan_run(
@@ -184,7 +196,7 @@ class LearningItemGenerator:
             if isinstance(outcome, Exception):
                 errors[spec.batch_id] = outcome
             else:
-                results[spec.category].extend(outcome.items)
+                results[spec.category].extend(flag_readings(outcome.items, self.language))
                 dropped[spec.category] += outcome.dropped_unknown_words
         for category, items in results.items():
             if not items and dropped[category] and not any(e.startswith(f"{category.value}-") for e in errors):

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def printable(text: str) -> str:
+    """`text` with what a terminal or UTF-8 cannot show as it is (controls, invisible format characters,
+    lone surrogates) escaped, e.g. `\\u200b`, so a message can quote any input."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 class HavachatError(Exception):
     """Base of every error the pipeline raises on purpose."""
 
@@ -17,6 +23,13 @@ class VocabProblem:
     problem: str
     row: int | None = None
     column: str | None = None
+
+    def __post_init__(self) -> None:
+        """The texts quote the input: escape what cannot be printed or encoded (`printable`)."""
+        object.__setattr__(self, "file", printable(self.file))
+        object.__setattr__(self, "problem", printable(self.problem))
+        if self.column is not None:
+            object.__setattr__(self, "column", printable(self.column))
 
     def __str__(self) -> str:
         where = self.file

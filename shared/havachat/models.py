@@ -94,13 +94,24 @@ class VocabItem(BaseModel):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+class VocabWarning(BaseModel):
+    """Something intake changed in an accepted file, or doubts about it, on the row it concerns."""
+
+    row: int | None = Field(description="the row (line; item number in JSON); null: the whole file")
+    problem: str
+
+    def __str__(self) -> str:
+        return self.problem if self.row is None else f"row {self.row}: {self.problem}"
+
+
 class VocabList(BaseModel):
-    """A validated vocabulary file: the words in file order, duplicates merged."""
+    """A validated vocabulary file: the words in file order, duplicates merged, and what intake warned about."""
 
     source: str
     language: str | None = None
     level: Level | None = None
     items: list[VocabItem]
+    warnings: list[VocabWarning] = Field(default_factory=list)
 
     @property
     def words(self) -> list[str]:

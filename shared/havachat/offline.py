@@ -35,14 +35,18 @@ OFFLINE_VERSION = "offline-2026-11.1"
 LLM_CATEGORIES: tuple[Category, ...] = tuple(c for c in Category if c not in OFFLINE_CATEGORIES)
 
 
+def has_offline_items(language: str) -> bool:
+    """Whether the offline generator derives any item for the language (zh, ja, ko today)."""
+    found = language_for(language)
+    return found is not None and bool(found.offline_items)
+
+
 def offline_note(language: str | None = None) -> str:
     """One line saying what an offline run gives and how to get the rest."""
     with_items = [code for code, known in LANGUAGES.items() if known.offline_items]
-    found = language_for(language) if language else None
-    supported = not language or (found is not None and found.code in with_items)
     what = (
         f"{', '.join(c.value for c in OFFLINE_CATEGORIES)} items from dictionary analysis"
-        if supported
+        if not language or has_offline_items(language)
         else f"no items for {language} (offline items exist for {', '.join(with_items)})"
     )
     return (

@@ -3,10 +3,14 @@
 A checker (`havachat.languages.checker_for`) compares what was written (a vocab row's romanization, an
 example's romanization) with what the dictionary says the text reads, and answers:
 
-- `ok`: the reading is the dictionary's likeliest one, allowing for how textbooks write it;
-- `ambiguous`: another reading the dictionary knows for the same characters (a heteronym such as
-  行 xíng/háng, 了 le/liǎo, 得 de/dé/děi; a kanji with several readings): flagged, not called wrong;
-- `mismatch`: no dictionary reading fits (wrong tone, wrong syllable, wrong kana).
+- `ok`: the reading the text has in context, allowing for how textbooks write it;
+- `ambiguous`: another reading the dictionary knows for the same characters that the context leaves
+  open (行 alone: xíng/háng; 明日 ashita/myōnichi): flagged, not called wrong;
+- `mismatch`: no reading fits in context (wrong tone or sandhi, a heteronym's other reading where the
+  phrase or neighbours decide it, a kanji's reading from another word, a letter-by-letter hangul
+  transliteration).
+
+`check_reading` (public as `havachat.check_reading`) is the one entry point.
 
 What counts as the same reading in each language is decided in its module under `havachat.languages`
 (documented in the README's "Content quality"). The dictionaries are imported on first use per
@@ -21,16 +25,28 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, Field
 
 from havachat.languages import checker_for
+from havachat.languages.common import ReadingCheck
 from havachat.models import LearningItem, ReadingFlag, ReadingStatus, VocabItem, VocabKind, VocabList
 
 FILLED_MARK = "romanization_source"
 """`VocabItem.extra` key set to "dictionary" on rows whose missing romanization was filled."""
 
 
+def check_reading(language: str, text: str, romanization: str) -> ReadingCheck | None:
+    """How `romanization` compares with the reading of `text` in context: `status` (ok, ambiguous, mismatch)
+    and the `expected` reading. None when the language has no checker or the text cannot be checked (it
+    holds Latin letters or digits). Runs (Generate's flags, Finalize's summary) and the API check through here.
+
+        >>> check_reading("zh", "不好", "bú hǎo").status
+        <ReadingStatus.MISMATCH: 'mismatch'>
+    """
+    checker = checker_for(language)
+    return checker.check(text, romanization) if checker is not None else None
+
+
 def flag_readings(items: Sequence[LearningItem], language: str) -> list[LearningItem]:
     """The items with `reading_flags` set for every example whose romanization is ambiguous or wrong."""
-    checker = checker_for(language)
-    if checker is None:
+    if checker_for(language) is None:
         return list(items)
     flagged = []
     for item in items:
@@ -38,7 +54,7 @@ def flag_readings(items: Sequence[LearningItem], language: str) -> list[Learning
         for index, example in enumerate(item.examples):
             if not example.romanization:
                 continue
-            result = checker.check(example.text, example.romanization)
+            result = check_reading(language, example.text, example.romanization)
             if result is not None and result.status is not ReadingStatus.OK:
                 flags.append(
                     ReadingFlag(
@@ -89,8 +105,7 @@ class InputReadings(BaseModel):
 def check_vocab_readings(words: Iterable[VocabItem], language: str) -> InputReadings:
     """Check every word's given romanization; rows filled from the dictionary are counted, not checked."""
     report = InputReadings()
-    checker = checker_for(language)
-    if checker is None:
+    if checker_for(language) is None:
         return report
     for item in words:
         if item.kind is not VocabKind.WORD or not item.romanization:
@@ -98,7 +113,7 @@ def check_vocab_readings(words: Iterable[VocabItem], language: str) -> InputRead
         if item.extra.get(FILLED_MARK) == "dictionary":
             report.filled += 1
             continue
-        result = checker.check(item.word, item.romanization)
+        result = check_reading(language, item.word, item.romanization)
         if result is None:
             continue
         report.checked += 1

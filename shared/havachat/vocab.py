@@ -2,6 +2,9 @@
 
 A file is accepted whole or rejected whole with `InvalidVocabFile`, whose problems name the file,
 the row (the editor's line number, or the item number for JSON) and the column where they apply.
+An accepted list carries `warnings` on the same rows: what intake changed that a reader could not
+see or would not expect (controls and invisible characters removed, width variants folded, rows
+merged) and words whose script does not fit the declared language.
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-from havachat.errors import InvalidVocabFile, VocabProblem
-from havachat.models import Level, VocabItem, VocabKind, VocabList
+from havachat.errors import InvalidVocabFile, VocabProblem, printable
+from havachat.languages.tags import JOINING_SCRIPTS, UnknownLanguage, script_name, script_of, standard_tag, written_in
+from havachat.models import Level, VocabItem, VocabKind, VocabList, VocabWarning
 from havachat.settings import Settings
 
 _FORMATS = {".csv": "CSV", ".tsv": "TSV", ".json": "JSON", ".jsonl": "JSON Lines"}
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(_FORMATS)
 
 _MAX_PROBLEMS = 50
+_MAX_WARNINGS = 1000
 _MAX_JSON_DEPTH = 20
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_HEADER_CHARS = 65_536  # the start of a table that its delimiter is chosen from
 _UPLOAD_KEY = re.compile(r"^uploads/(?P<language>[^/]+)/(?:(?P<level>[^/]*[^/\s][^/]*)/)?(?P<name>[^/]+\.[^/.]+)$")
 # Strings (skipped whole), brackets and the non-standard constants, for scanning JSON without parsing it.
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|NaN|-?Infinity', re.S)
@@ -39,6 +45,12 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Full-width digits and Latin letters, half-width katakana and Hangul (Halfwidth and Fullwidth Forms block).
 _WIDTH_VARIANTS = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff65-\uffdc]+")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# ANSI escape sequences, removed whole: CSI (ESC[31m), OSC (up to BEL or ESC\\) and two-character escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_JOINERS = "\u200c\u200d"  # ZWNJ and ZWJ
+_CHANGES_SHOWN = 5  # characters, runs or values named in one warning
+_QUOTED_CHARS = 60  # of a value quoted in a warning
 
 _FIELD_ALIASES = {
     "word": ("word", "term", "vocab", "vocabulary", "hanzi", "kanji", "expression", "単語", "词语"),
@@ -91,24 +103,30 @@ def context_from_key(key: str) -> UploadContext:
     if not match:
         _fail(key, "expected a key like uploads/<language>/<level>/<name>.csv, e.g. uploads/zh/HSK1/list.csv")
     _check_suffix(key, match["name"])
-    language = _language(match["language"])
-    if language is None:
-        _fail(key, f"'{match['language']}' is not a language code such as zh, ja or pt-br")
+    try:
+        language = standard_tag(match["language"])
+    except UnknownLanguage as unknown:
+        _fail(key, str(unknown))
     return UploadContext(language=language, level=Level.parse(match["level"]) if match["level"] else None)
 
 
-def read_vocab_file(path: str | Path, limits: VocabLimits = DEFAULT_LIMITS) -> VocabList:
+def read_vocab_file(path: str | Path, limits: VocabLimits = DEFAULT_LIMITS, language: str | None = None) -> VocabList:
     """Read and parse a local file, never holding more than `limits.max_bytes + 1` bytes."""
     filename = str(path)
     with open(path, "rb") as handle:
         data = handle.read(limits.max_bytes + 1)
         if len(data) > limits.max_bytes:
             _too_big(filename, Path(path).stat().st_size, limits)
-    return parse_vocab(data, filename, limits)
+    return parse_vocab(data, filename, limits, language)
 
 
-def parse_vocab(data: bytes, filename: str, limits: VocabLimits = DEFAULT_LIMITS) -> VocabList:
-    """Validate and normalise a vocab file's bytes; the format is chosen by the file's extension."""
+def parse_vocab(
+    data: bytes, filename: str, limits: VocabLimits = DEFAULT_LIMITS, language: str | None = None
+) -> VocabList:
+    """Validate and normalise a vocab file's bytes; the format is chosen by the file's extension.
+
+    Each word's script is checked against `language` (a `standard_tag`), else the JSON envelope's.
+    """
     suffix = _check_suffix(filename, filename)
     if len(data) > limits.max_bytes:
         _too_big(filename, len(data), limits)
@@ -116,16 +134,17 @@ def parse_vocab(data: bytes, filename: str, limits: VocabLimits = DEFAULT_LIMITS
         if data.startswith(magic):
             _fail(filename, f"this looks like {looks_like}, not a {_FORMATS[suffix]} file")
     text = _decode(data, filename, line_is_row=suffix != ".json")
-    intake = _Intake(filename, limits)
-    language: str | None = None
+    intake = _Intake(filename, limits, language)
+    envelope_language: str | None = None
     level: Level | None = None
     if suffix == ".json":
-        language, level = _read_json(text, intake)
+        envelope_language, level = _read_json(text, intake)
     elif suffix == ".jsonl":
         _read_jsonl(text, intake)
     else:
-        _read_table(text, intake, csv.excel_tab if suffix == ".tsv" else csv.excel)
-    return VocabList(source=filename, language=language, level=level, items=intake.finish())
+        _read_table(text, intake, "\t" if suffix == ".tsv" else ",")
+    items = intake.finish()
+    return VocabList(source=filename, language=envelope_language, level=level, items=items, warnings=intake.warnings)
 
 
 class _Column(NamedTuple):
@@ -134,14 +153,57 @@ class _Column(NamedTuple):
 
 
 class _Intake:
-    """Collects row problems and merged items for one file."""
+    """Collects row problems, warnings and merged items for one file."""
 
-    def __init__(self, filename: str, limits: VocabLimits) -> None:
+    def __init__(self, filename: str, limits: VocabLimits, language: str | None) -> None:
         self.filename = filename
         self.limits = limits
         self.problems: list[VocabProblem] = []
+        self.warnings: list[VocabWarning] = []
+        self.unlisted_warnings = 0
         self.items: dict[str, VocabItem] = {}
+        self.first_rows: dict[str, str] = {}  # where each word first appeared: "row 3", "item 2"
         self.rows = 0
+        self.language: str | None = None
+        self.scripts: tuple[str, ...] = ()
+        self.declare(language)
+
+    def declare(self, language: str | None) -> None:
+        """Check words against `language` unless one was declared already (the caller's wins over the envelope's)."""
+        if self.language is None and language:
+            self.language, self.scripts = language, written_in(language)
+
+    def warn(self, text: str, row: int | None) -> None:
+        if len(self.warnings) < _MAX_WARNINGS:
+            self.warnings.append(VocabWarning(row=row, problem=printable(text)))
+        else:
+            self.unlisted_warnings += 1
+
+    def text(self, raw: str, row: int | None, column: str, where: str = "", *, invisible: bool = False) -> str | None:
+        """`raw` cleaned (`_clean`), each change a warning on the row; None, and a problem, if it holds a lone
+        surrogate (a broken JSON escape such as "\\ud83d", which UTF-8 and the LLM API refuse)."""
+        if surrogate := _SURROGATE.search(raw):
+            shown = ascii(surrogate.group())[1:-1]
+            self.problem(f"a lone UTF-16 surrogate {shown} (half of a \\u escape pair) is not text{where}", row, column)
+            return None
+        cleaned, changes = _clean(raw, invisible=invisible)
+        for change in changes:
+            self.warn(f"'{column}': {change}{where}", row)
+        return cleaned
+
+    def check_script(self, word: str, row: int, where: str) -> None:
+        """Warn when the word has letters of a script the declared language is not written in (Latin always fits)."""
+        if not self.scripts:
+            return
+        foreign = {script for char in word if char.isalpha() and (script := script_of(char))}
+        foreign -= {*self.scripts, "LATIN"}
+        if foreign:
+            found = " and ".join(sorted(script_name(script) for script in foreign))
+            *others, last = [script_name(script) for script in self.scripts]
+            expected = f"{', '.join(others)} and {last}" if others else last
+            self.warn(
+                f"{_quote(word)} has {found} letters, unusual for {self.language}, written in {expected}{where}", row
+            )
 
     def problem(self, text: str, row: int | None = None, column: str | None = None) -> None:
         self.problems.append(VocabProblem(self.filename, text, row, column))
@@ -173,8 +235,10 @@ class _Intake:
                 self.problem(f"expected text, got {type(raw).__name__}{where}", row, column.header)
                 rejected.add(column.field)
                 continue
-            text = _clean(str(raw))
-            if len(text) > self.limits.max_field_chars:
+            text = self.text(str(raw), row, column.header, where, invisible=column.field == "word")
+            if text is None:
+                rejected.add(column.field)
+            elif len(text) > self.limits.max_field_chars:
                 self.problem(
                     f"value is {len(text)} characters long, over the limit of {self.limits.max_field_chars}{where}",
                     row,
@@ -204,25 +268,43 @@ class _Intake:
                 extra=extra,
             )
             first = self.items.get(word)
-            self.items[word] = new if first is None else _merge(first, new)
+            if first is None:
+                self.items[word] = new
+                self.first_rows[word] = item or f"row {row}"
+                self.check_script(word, row, where)
+            else:
+                self.items[word], dropped = _merge(first, new)
+                lost = f"; its {_listed(dropped)} dropped (the first value wins)" if dropped else ""
+                self.warn(f"{_quote(word)} repeats {self.first_rows[word]} and was merged into it{lost}{where}", row)
 
     def finish(self) -> list[VocabItem]:
         if self.problems:
             raise InvalidVocabFile(self.problems)
         if not self.items:
             self.fail("no vocabulary rows")
+        if self.unlisted_warnings:
+            more = f"{self.unlisted_warnings:,} more warnings not listed (the first {_MAX_WARNINGS:,} are)"
+            self.warnings.append(VocabWarning(row=None, problem=more))
         return list(self.items.values())
 
 
-def _merge(first: VocabItem, later: VocabItem) -> VocabItem:
-    """A repeated word fills the gaps of its first occurrence; the first value of each field wins."""
+def _merge(first: VocabItem, later: VocabItem) -> tuple[VocabItem, list[str]]:
+    """A repeated word fills the gaps of its first occurrence; the first value of each field wins.
+
+    Also returns the later row's values that differed and were dropped, e.g. `definition 'hi'`.
+    """
     update: dict[str, Any] = {name: getattr(first, name) or getattr(later, name) for name in _OPTIONAL_FIELDS}
     update["extra"] = {**later.extra, **first.extra}
-    return first.model_copy(update=update)
+    values = [(name, getattr(first, name), getattr(later, name)) for name in _OPTIONAL_FIELDS]
+    values += [(f"'{key}'", first.extra.get(key), value) for key, value in later.extra.items()]
+    values.append(("type", first.kind.value, later.kind.value))
+    dropped = [f"{name} {_quote(value)}" for name, kept, value in values if kept and value and kept != value]
+    return first.model_copy(update=update), dropped
 
 
-def _read_table(text: str, intake: _Intake, dialect: type[csv.Dialect]) -> None:
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+def _read_table(text: str, intake: _Intake, default_delimiter: str) -> None:
+    delimiter, looks_like = _delimiter(text, default_delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter, strict=True)
     columns: list[_Column] | None = None
     while True:
         row = reader.line_num + 1
@@ -241,21 +323,53 @@ def _read_table(text: str, intake: _Intake, dialect: type[csv.Dialect]) -> None:
         if not any(cell.strip() for cell in cells):
             continue
         if columns is None:
-            columns = _header(cells, intake, row)
+            columns = _header(cells, intake, row, looks_like)
         elif len(cells) > len(columns):
             intake.problem(f"{len(cells)} cells but the header has {len(columns)} columns", row)
         else:
             intake.add(zip(columns, cells, strict=False), row)
 
 
-def _header(cells: list[str], intake: _Intake, row: int) -> list[_Column]:
-    headers = [_clean(cell) or f"column {index}" for index, cell in enumerate(cells, start=1)]
+def _delimiter(text: str, default: str) -> tuple[str, str]:
+    """The delimiter to read a table with, and what the header looks like when no delimiter finds a word column.
+
+    The first of `default`, comma, semicolon, tab and pipe under which the header row names a word
+    column; else `default`, with a note naming the delimiter that splits the header into the most cells.
+    """
+    candidates = [default, *(d for d in _DELIMITERS if d != default)]
+    headers = {d: [_clean(cell, invisible=True)[0] for cell in _first_row(text[:_HEADER_CHARS], d)] for d in candidates}
+    for delimiter in candidates:
+        if any(_ALIASES.get(header.casefold()) == "word" for header in headers[delimiter]):
+            return delimiter, ""
+    widest = max(candidates, key=lambda d: len(headers[d]))
+    if widest == default or len(headers[widest]) < 2:
+        return default, ""
+    split = ", ".join(f"'{header}'" for header in headers[widest])
+    return default, f"; it looks {_DELIMITERS[widest]}-delimited, with columns {split}"
+
+
+def _first_row(text: str, delimiter: str) -> list[str]:
+    """The first row with a non-blank cell, read with `delimiter`; [] if there is none or it cannot be read."""
+    try:
+        for cells in csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter, strict=True):
+            if any(cell.strip() for cell in cells):
+                return cells
+    except csv.Error:
+        pass
+    return []
+
+
+def _header(cells: list[str], intake: _Intake, row: int, looks_like: str) -> list[_Column]:
+    headers = [
+        intake.text(cell, row, f"column {index}", invisible=True) or f"column {index}"
+        for index, cell in enumerate(cells, start=1)
+    ]
     columns, duplicates = _resolve(headers)
     for duplicate in duplicates:
         intake.problem(duplicate, row)
     if not any(column.field == "word" for column in columns):
         found = ", ".join(f"'{header}'" for header in headers)
-        intake.fail(f"no word column (found {found}); name one 'word', 'term' or 'hanzi'", row)
+        intake.fail(f"no word column (found {found}){looks_like}; name one 'word', 'term' or 'hanzi'", row)
     if intake.problems:
         raise InvalidVocabFile(intake.problems)
     return columns
@@ -297,19 +411,23 @@ def _read_json(text: str, intake: _Intake) -> tuple[str | None, Level | None]:
         intake.fail("expected an 'items' key holding a list of entries")
     if not isinstance(grammar, list):
         intake.fail("the 'grammar' key must hold a list of entries")
-    _json_entries(items, intake, "item")
-    _json_entries(grammar, intake, "grammar item", VocabKind.GRAMMAR)
     language_text = _envelope_text(document.get("language"), "language", intake)
     level_text = _envelope_text(document.get("level"), "level", intake)
-    language = _language(language_text) if language_text else None
-    if language_text and language is None:
-        intake.problem(f"'{language_text}' is not a language code such as zh, ja or pt-br", column="language")
+    language = None
+    if language_text:
+        try:
+            language = standard_tag(language_text)
+        except UnknownLanguage as unknown:
+            intake.problem(str(unknown), column="language")
+    intake.declare(language)
+    _json_entries(items, intake, "item")
+    _json_entries(grammar, intake, "grammar item", VocabKind.GRAMMAR)
     return language, Level.parse(level_text) if level_text else None
 
 
 def _envelope_text(value: object, key: str, intake: _Intake) -> str | None:
     if value is None or isinstance(value, str):
-        return _clean(value) if value else None
+        return (intake.text(value, None, key, invisible=True) or None) if value else None
     intake.problem(f"'{key}' must be a string", column=key)
     return None
 
@@ -330,7 +448,10 @@ def _json_entry(entry: object, intake: _Intake, row: int, item: str | None, kind
     if isinstance(entry, _DuplicateKeys):
         intake.problem(f"duplicate key {entry.duplicates}{where}", row)
         return
-    headers = [_clean(key) for key in entry]
+    cleaned = [intake.text(key, row, key, where, invisible=True) for key in entry]
+    headers = [header for header in cleaned if header is not None]
+    if len(headers) < len(cleaned):  # a key with a lone surrogate, already a problem
+        return
     columns, duplicates = _resolve(headers)
     for duplicate in duplicates:
         intake.problem(f"{duplicate}{where}", row)
@@ -345,6 +466,9 @@ def _read_jsonl(text: str, intake: _Intake) -> None:
     for row, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        if line.startswith("\ufeff"):  # files joined with their byte order marks
+            line = line.lstrip("\ufeff")
+            intake.warn("removed a byte order mark (U+FEFF) at the start of the line", row)
         try:
             entry = _load_json(line)
         except _JsonRejected as error:
@@ -443,20 +567,82 @@ def _decode(data: bytes, filename: str, *, line_is_row: bool) -> str:
     return text
 
 
-def _clean(text: str) -> str:
-    """NFC, trimmed, every whitespace run (newlines and tabs included) collapsed to one space.
+def _clean(text: str, *, invisible: bool = False) -> tuple[str, list[str]]:
+    """NFC, trimmed, every whitespace run (newlines and tabs included) collapsed to one space; with the
+    changes a reader could not see or would not expect, for warnings.
 
-    Width variants are folded first (NFKC on them only): full-width Latin letters and digits
-    become ASCII (`ＡＢＣ１` -> `ABC1`), half-width katakana and Hangul become the usual forms
-    (`ｶﾞｯｺｳ` -> `ガッコウ`). Full-width punctuation is kept: Chinese and Japanese text uses it.
+    Those changes, made first: ANSI escape sequences and the other C0/C1 control characters are
+    removed (tab, CR and LF are whitespace); with `invisible`, so are format characters (`_visible`);
+    width variants are folded (NFKC on them only): full-width Latin letters and digits become ASCII
+    (`ＡＢＣ１` -> `ABC1`), half-width katakana and Hangul the usual forms (`ｶﾞｯｺｳ` -> `ガッコウ`).
+    Full-width punctuation is kept: Chinese and Japanese text uses it.
     """
-    folded = _WIDTH_VARIANTS.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
-    return " ".join(unicodedata.normalize("NFC", folded).split())
+    changes: list[str] = []
+    if not text.isprintable():  # only then can it hold a control or format character
+        text, removed = _without_controls(text)
+        if removed:
+            changes.append(f"removed control characters {_listed(removed)}")
+        if invisible:
+            text, removed = _visible(text)
+            if removed:
+                changes.append(f"removed invisible characters {_listed(removed)}")
+    folded = {run: unicodedata.normalize("NFKC", run) for run in _WIDTH_VARIANTS.findall(text)}
+    if folded:
+        text = _WIDTH_VARIANTS.sub(lambda match: folded[match.group()], text)
+        changes.append(f"folded width variants {_listed(f'{run} -> {usual}' for run, usual in folded.items())}")
+    return " ".join(unicodedata.normalize("NFC", text).split()), changes
 
 
-def _language(text: str) -> str | None:
-    code = text.strip().lower()
-    return code if _LANGUAGE.match(code) else None
+def _without_controls(text: str) -> tuple[str, list[str]]:
+    """The text without ANSI escape sequences and C0/C1 control characters but tab, LF and CR; and what was
+    removed, escaped (`\\x1b[31m`, `\\x07`)."""
+    removed = _ANSI.findall(text)
+    kept = []
+    for char in _ANSI.sub("", text):
+        if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
+            removed.append(char)
+        else:
+            kept.append(char)
+    return "".join(kept), [ascii(sequence)[1:-1] for sequence in dict.fromkeys(removed)]
+
+
+def _visible(text: str) -> tuple[str, list[str]]:
+    """The text without format characters (Unicode Cf: zero-width spaces, bidi marks, embeddings, overrides and
+    isolates, byte order marks, soft hyphens); and the names of those removed.
+
+    ZWNJ and ZWJ stay between two letters of a script they shape (Persian `می‌خواهم`, Devanagari `क्‍ष`)
+    and between emoji (a ZWJ sequence).
+    """
+    kept, removed = [], []
+    for index, char in enumerate(text):
+        if unicodedata.category(char) != "Cf" or (
+            char in _JOINERS and _joins(text[index - 1 : index], text[index + 1 : index + 2])
+        ):
+            kept.append(char)
+        else:
+            removed.append(f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip())
+    return "".join(kept), list(dict.fromkeys(removed))
+
+
+def _joins(before: str, after: str) -> bool:
+    """Whether a ZWNJ or ZWJ between these characters shapes them."""
+    if not before or not after:
+        return False
+    if script_of(before) in JOINING_SCRIPTS and script_of(after) in JOINING_SCRIPTS:
+        return True
+    emoji_before = unicodedata.category(before) in ("So", "Sk") or before == "\ufe0f"  # Sk: skin tones
+    return emoji_before and unicodedata.category(after) == "So"
+
+
+def _quote(value: str) -> str:
+    """A value as a warning quotes it, cut to `_QUOTED_CHARS`."""
+    return f"'{value[:_QUOTED_CHARS]}...'" if len(value) > _QUOTED_CHARS else f"'{value}'"
+
+
+def _listed(names: Iterable[str]) -> str:
+    shown = list(names)
+    more = ", ..." if len(shown) > _CHANGES_SHOWN else ""
+    return ", ".join(shown[:_CHANGES_SHOWN]) + more
 
 
 def _check_suffix(filename: str, name: str) -> str:

@@ -73,6 +73,8 @@ REJECTED: list[tuple[str, str, bytes, str, int | None]] = [
     ("broken-jsonl-line", "a.jsonl", b'{"word": "a"}\n{"word": \n', "invalid JSON", 2),
     ("unsupported-extension", "a.xlsx", b"word\nx\n", "unsupported file: extension '.xlsx'", None),
     ("no-level-in-key", "uploads/zh/a.csv", b"word\nx\n", "no level given", None),
+    ("lone-surrogate-json", "a.json", b'["\\ud83d"]', "a lone UTF-16 surrogate \\ud83d", 1),
+    ("language-name-in-key", "uploads/chinese/HSK1/a.csv", b"word\nx\n", "did you mean 'zh'?", None),
 ]
 
 
@@ -130,19 +132,31 @@ def test_a_hostile_file_is_rejected_clearly_with_no_llm_call_and_nothing_written
 
 
 NFD = unicodedata.normalize("NFD", "adiós")
-# (id, bytes, the words Plan keeps): accepted after the normalisation README states
-NORMALISED: list[tuple[str, bytes, list[str]]] = [
-    ("utf8-bom-stripped", "\ufeffword\n你好\n".encode(), ["你好"]),
-    ("nfc-nfd-duplicates-merged", f"word\n{NFD}\nadiós\n".encode(), ["adiós"]),
-    ("full-width-letters-folded", "word\nＡＢＣ１\nABC1\nｶﾞｯｺｳ\n".encode(), ["ABC1", "ガッコウ"]),
-    ("whitespace-collapsed", "word\n  早上\u3000好 \r\n".encode(), ["早上 好"]),
-    ("formula-text-kept-as-data", b"word\n=HYPERLINK(1)\n", ["=HYPERLINK(1)"]),
+# (id, bytes, the words Plan keeps, the rows warned about): accepted after the normalisation README states
+NORMALISED: list[tuple[str, bytes, list[str], list[int]]] = [
+    ("utf8-bom-stripped", "\ufeffword\n你好\n".encode(), ["你好"], []),
+    ("nfc-nfd-duplicates-merged", f"word\n{NFD}\nadiós\n".encode(), ["adiós"], [3]),
+    (
+        "full-width-letters-folded",
+        "word\nＡＢＣ１\nABC1\nｶﾞｯｺｳ\n".encode(),
+        ["ABC1", "ガッコウ"],
+        [2, 3, 4, 4],
+    ),  # 4: folded, and kana under zh
+    ("whitespace-collapsed", "word\n  早上\u3000好 \r\n".encode(), ["早上 好"], []),
+    ("formula-text-kept-as-data", b"word\n=HYPERLINK(1)\n", ["=HYPERLINK(1)"], []),
+    ("zero-width-space-removed", "word\n你\u200b好\n".encode(), ["你好"], [2]),
+    ("rtl-override-removed", "word\n\u202eolleh\n".encode(), ["olleh"], [2]),
+    ("bidi-isolates-removed", "word\n\u2067你好\u2069\n".encode(), ["你好"], [2]),
+    ("mid-file-bom-removed", "word\n你好\n\ufeff再见\n".encode(), ["你好", "再见"], [3]),
+    ("ansi-and-bel-removed", b"word,definition\n\x1b[31m\xe4\xbd\xa0\x07,hi\x1b[0m\n", ["你"], [2, 2]),
+    ("semicolon-delimited-read", "word;definition\n你好;hello, hi\n".encode(), ["你好"], []),
+    ("other-script-warned", "word\n你好\n안녕\nпривет\n".encode(), ["你好", "안녕", "привет"], [3, 4]),
 ]
 
 
-@pytest.mark.parametrize(("case", "data", "words"), NORMALISED, ids=[c[0] for c in NORMALISED])
-def test_a_file_needing_a_stated_normalisation_is_planned_normalised(
-    local: LocalPipeline, case: str, data: bytes, words: list[str]
+@pytest.mark.parametrize(("case", "data", "words", "warned"), NORMALISED, ids=[c[0] for c in NORMALISED])
+def test_a_file_needing_a_stated_normalisation_is_planned_normalised_with_each_change_warned(
+    local: LocalPipeline, case: str, data: bytes, words: list[str], warned: list[int]
 ) -> None:
     source = local.upload(data, f"uploads/zh/HSK1/{case}.csv")
     context = LambdaContextStub("PlanFunction", local.function_arns["PlanFunction"])
@@ -152,6 +166,8 @@ def test_a_file_needing_a_stated_normalisation_is_planned_normalised(
     assert local.deps is not None
     vocab = local.deps.store.get_json(RunKeys(output["run_id"]).vocab)
     assert [item["word"] for item in vocab["items"]] == words
+    assert [warning["row"] for warning in vocab["warnings"]] == warned
+    assert all(unicodedata.category(c) not in ("Cc", "Cf") for item in vocab["items"] for c in item["word"])
 
 
 def test_an_oversized_upload_is_read_only_up_to_the_limit(

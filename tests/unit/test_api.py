@@ -12,7 +12,7 @@ import pytest
 from havachat.api import GenerationFailed, LearningItemGenerator
 from havachat.errors import InvalidVocabFile, LlmInvalidOutput, LlmRequestRejected, MissingCredentials
 from havachat.llm import InstructorClaude
-from havachat.models import Category, LearningItem, VocabItem, VocabKind
+from havachat.models import Category, LearningItem, ReadingStatus, VocabItem, VocabKind
 from havachat.settings import Settings
 from tests.fakes.fake_claude import FakeClaude
 from tests.helpers import ROOT
@@ -94,6 +94,38 @@ def test_generate_all_returns_every_category_from_one_call_each() -> None:
     assert all(results[c] and {i.category for i in results[c]} == {c} for c in Category)
     assert len(fake.requests) == len(Category)
     assert generator.usage.run_total.calls == len(Category)
+
+
+def test_miscellaneous_items_are_the_four_remaining_categories_from_one_call_each() -> None:
+    fake = FakeClaude()
+    generator = _generator(fake)
+
+    results = generator.generate_miscellaneous_items(WORDS)
+
+    expected = [Category.SOCIOLINGUISTIC, Category.PRAGMATIC, Category.LITERACY, Category.PATTERN]
+    assert list(results) == expected
+    assert all(results[c] and {i.category for i in results[c]} == {c} for c in expected)
+    sent = sorted(_user_text(body).split("Category: ", 1)[1].split("\n", 1)[0] for body in fake.requests)
+    assert sent == sorted(c.value.replace("_", " ") for c in expected)
+
+
+def test_examples_whose_romanization_is_wrong_in_context_are_flagged() -> None:
+    item = {
+        "title": "不 before a third tone",
+        "explanation": "不 stays bù before a third tone.",
+        "examples": [
+            {"text": "你好", "romanization": "nǐ hǎo", "translation": "hello"},
+            {"text": "不好", "romanization": "bú hǎo", "translation": "not good"},
+        ],
+        "source_words": ["你好"],
+    }
+    fake = FakeClaude().script(answer=[item])
+
+    [flagged] = _generator(fake).generate_pronunciation_items(WORDS)
+
+    assert [(f.example, f.given, f.expected, f.status) for f in flagged.reading_flags] == [
+        (1, "bú hǎo", "bù hǎo", ReadingStatus.MISMATCH)
+    ]
 
 
 def test_a_failed_category_raises_a_typed_error_with_the_other_categories_items() -> None:

@@ -12,7 +12,7 @@ from havachat.languages import checker_for, language_for
 from havachat.models import Category
 from tests.helpers import ROOT
 
-_DICTIONARIES = ("pypinyin", "pykakasi", "jaconv", "korean_romanizer")
+_DICTIONARIES = ("pypinyin", "pykakasi", "jaconv", "sudachipy", "korean_romanizer")
 
 
 def _loaded_after_importing(module: str) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from havachat.errors import InvalidVocabFile, LlmRequestRejected
 from havachat.models import Category
 from havachat.pipeline.contracts import (
+    EVENT_FAILED_BATCHES_SHOWN,
     GENERATED,
     GENERATION_FAILED,
     BatchRecord,
@@ -322,3 +323,24 @@ def test_a_run_that_keeps_no_item_is_failed_with_its_cause() -> None:
         "Error": "MissingCredentials",
         "Cause": "every batch failed (2 of 3 with MissingCredentials): no key",
     }
+
+
+def test_intake_warnings_are_all_in_run_json_and_the_first_fifty_in_the_event() -> None:
+    # Given a run whose upload repeats its first word on 60 rows
+    world = World()
+    data = vocab_csv(6) + "爱,ài,to love,v\n".encode() * 60
+    planned = world.plan(world.upload(data))
+    world.generate_all(planned)
+
+    # When Finalize runs
+    summary = world.finalize(planned.run_id)
+
+    # Then run.json lists every warning, with its row
+    assert summary.status is RunStatus.SUCCEEDED
+    stored = RunSummary.model_validate(world.store.get_json(RunKeys(planned.run_id).summary))
+    assert [w.row for w in stored.warnings] == list(range(8, 68))
+    assert stored.warnings[0].problem == "'爱' repeats row 2 and was merged into it"
+    # and the event (checked against its schema) counts them and carries the first 50
+    (detail,) = world.events.of_type(GENERATED)
+    assert detail["warning_count"] == 60
+    assert detail["warnings"] == [w.model_dump(mode="json") for w in stored.warnings[:EVENT_FAILED_BATCHES_SHOWN]]

@@ -384,3 +384,25 @@ def test_an_upload_missing_under_both_readings_of_its_key_is_an_upload_not_found
         plan_request(
             request, owner="exec-1", store=world.store, runs=world.runs, settings=world.settings, report=MemoryReport()
         )
+
+
+def test_intake_warnings_are_kept_with_the_vocab_not_its_chunks() -> None:
+    # Given an upload under zh with a zero-width space, a repeated word and a Korean word
+    world = World()
+    data = vocab_csv(3) + "你\u200b好,nǐ hǎo,hello,\n爱,ài,love,v\n안녕,annyeong,hi,\n".encode()
+
+    # When Plan runs
+    planned = world.plan(world.upload(data))
+
+    # Then vocab.json carries the warnings, each on its row, with the words cleaned and merged
+    keys = RunKeys(planned.run_id)
+    vocab = VocabList.model_validate(world.store.get_json(keys.vocab))
+    assert vocab.words == ["爱", "八", "爸爸", "你好", "안녕"]
+    assert [(w.row, w.problem) for w in vocab.warnings] == [
+        (5, "'word': removed invisible characters U+200B ZERO WIDTH SPACE"),
+        (6, "'爱' repeats row 2 and was merged into it; its definition 'love' dropped (the first value wins)"),
+        (7, "'안녕' has Hangul letters, unusual for zh, written in Han"),  # the key's language
+    ]
+    # and the chunks GenerateBatch reads do not repeat them
+    chunk = VocabList.model_validate(world.store.get_json(keys.chunk(0)))
+    assert chunk.warnings == [] and chunk.words == vocab.words

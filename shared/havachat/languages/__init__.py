@@ -4,7 +4,7 @@ romanization and the items the offline generator derives from its dictionaries.
 Each module (`zh`, `ja`, `ko`) ends with a `LANGUAGE` record (how prompts name it, its romanization and
 focus per category, its script, its checker and offline items); adding a language is adding its module
 and naming it in `LANGUAGES`. Languages known only by name are listed in `NAMED_ONLY`. Importing the
-modules is cheap: each imports its dictionary (pypinyin, pykakasi, korean-romanizer) inside the
+modules is cheap: each imports its dictionary (pypinyin, SudachiPy and pykakasi, korean-romanizer) inside the
 functions that use it, so a step that checks no reading never loads one.
 """
 

@@ -1,4 +1,11 @@
-"""Japanese: readings checked against pykakasi's dictionary, and offline pronunciation and writing-system items.
+"""Japanese: readings checked in context by a morphological analyser, and offline pronunciation and
+writing-system items.
+
+SudachiPy with its small dictionary (UniDic-based) splits the text into words and reads each in context
+(お金 okane, 水を飲みます mizu); pykakasi's compound dictionary reads runs of nouns the small dictionary
+splits (日曜日 nichiyōbi, 三本 sanbon) and breaks ties between readings of one word (私 watashi). Ambiguous:
+another reading the analyser's dictionary lists for the same written word with the same part of speech
+(明日 myōnichi, 日本 nihon), except a lone kanji's Sino-Japanese readings, which only occur in compounds.
 
 What counts as the same reading: kana or Hepburn romaji; long vowels (ō, ou, oo, ー) and m/n before
 b, p, m are not told apart; the particles は, へ, を may be written wa, e, o.
@@ -6,16 +13,17 @@ b, p, m are not told apart; the particles は, へ, を may be written wa, e, o.
 Offline items. Pronunciation: long vowels, geminates (small っ), ん before b/p/m. Writing system:
 kanji shared across words, katakana loanwords, okurigana of i-adjectives.
 
-pykakasi and jaconv (kana <-> romaji) are imported inside the functions that use them.
+SudachiPy, pykakasi and jaconv (kana <-> romaji) are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from typing import Any
+from itertools import accumulate
 
 from havachat.languages.common import Language, ReadingCheck, Word, group_item
 from havachat.models import Category, GeneratedItem, ReadingStatus, VocabItem
@@ -26,6 +34,10 @@ from havachat.models import Category, GeneratedItem, ReadingStatus, VocabItem
 _KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々]")
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 _PARTICLES = {"は": ("ha", "wa"), "へ": ("he", "e"), "を": ("wo", "o")}
+_COMPOUND_POS = ("名詞", "接頭辞", "接尾辞")
+_ON_SHAPED = re.compile(r"[ァ-ヴ][ャュョ]?[ンイウキクツチ]?")
+"""A katakana reading shaped like a kanji's Sino-Japanese one: one mora, then maybe ン, イ, ウ, キ, ク, ツ or チ."""
+_DICTIONARY_FIRST = ("固有名詞", "数詞")
 _PARTICLE_SOUNDS = {"は": "わ", "へ": "え", "を": "お"}
 _MACRONS = str.maketrans({"ā": "aa", "ī": "ii", "ū": "uu", "ē": "ee", "ō": "ou", "â": "aa", "î": "ii", "û": "uu"})
 _MACRONS_2 = str.maketrans({"ê": "ee", "ô": "ou"})
@@ -71,74 +83,126 @@ def kana_to_romaji(kana: str) -> str:
     return re.sub(r"([aeiou])-", r"\1\1", romaji).replace("-", "")
 
 
+_Token = tuple[str, str, tuple[str, ...]]
+"""A word as the checker reads it: (surface, hiragana reading, part of speech)."""
+
+
 class JapaneseChecker:
     def __init__(self) -> None:
         import pykakasi
+        from sudachipy import Dictionary, SplitMode
 
+        self._dictionary = Dictionary(dict="small")
+        self._tokenizer = self._dictionary.create(SplitMode.C)
         self._kakasi = pykakasi.kakasi()
+        self._lock = threading.Lock()  # a SudachiPy tokenizer is not to be used from two threads at once
 
-    def tokens(self, text: str) -> list[tuple[str, str]]:
-        """(surface, hiragana) per token; a trailing small っ moves to the token it doubles."""
-        tokens = [(t["orig"], t["hira"]) for t in self._kakasi.convert(text)]
-        for i in range(len(tokens) - 1):
-            surface, hira = tokens[i]
-            if hira.endswith("っ"):
-                tokens[i] = (surface, hira[:-1])
-                tokens[i + 1] = (tokens[i + 1][0], "っ" + tokens[i + 1][1])
-        return tokens
+    def tokens(self, text: str) -> list[_Token]:
+        """The words of the text as the analyser reads them in context. A run of nouns that pykakasi's compound
+        dictionary holds as one word (日曜日, 日本人) is read as that word, since the analyser's small dictionary
+        splits it (日曜 + 日 hi); a trailing small っ moves to the word it doubles."""
+        import jaconv
+
+        with self._lock:
+            tokens = [
+                (m.surface(), jaconv.kata2hira(m.reading_form() or m.surface()), tuple(m.part_of_speech()))
+                for m in self._tokenizer.tokenize(text)
+                if m.surface().strip()
+            ]
+        merged: list[_Token] = []
+        i = 0
+        while i < len(tokens):
+            end = i
+            while end < len(tokens) and tokens[end][2][0] in _COMPOUND_POS:
+                end += 1
+            merged.extend(self._compounds(tokens[i:end]) if end > i else tokens[i : i + 1])
+            i = max(end, i + 1)
+        for i in range(len(merged) - 1):  # a trailing small っ doubles the next token's consonant
+            if merged[i][1].endswith("っ"):
+                merged[i] = (merged[i][0], merged[i][1][:-1], merged[i][2])
+                merged[i + 1] = (merged[i + 1][0], "っ" + merged[i + 1][1], merged[i + 1][2])
+        return merged
+
+    def _compounds(self, run: list[_Token]) -> list[_Token]:
+        """The run with every stretch of tokens that pykakasi reads as one dictionary word joined, and proper
+        nouns and numerals read as pykakasi's word where it has one (三本 sanbon, not the name Mimoto; 六百
+        roppyaku, where the analyser joins the digits' readings)."""
+        starts = list(accumulate((len(surface) for surface, _, _ in run), initial=0))
+        out: list[_Token] = []
+        position = 0
+        for word in self._kakasi.convert("".join(surface for surface, _, _ in run)):
+            first, last = starts.index(position) if position in starts else -1, position + len(word["orig"])
+            if (
+                first >= 0
+                and last in starts
+                and (starts.index(last) - first > 1 or run[first][2][1] in _DICTIONARY_FIRST)
+            ):
+                out.append((word["orig"], word["hira"], run[first][2]))
+            elif first >= 0 and last in starts:
+                out.extend(run[first : starts.index(last)])
+            else:
+                return run
+            position = last
+        return out
 
     def romanize(self, text: str) -> str:
-        return "".join(hira for _, hira in self.tokens(text))
+        return "".join(hira for _, hira, _ in self.tokens(text))
 
     def check(self, text: str, given: str) -> ReadingCheck | None:
         if not (_KANJI.search(text) or _KANA.search(text)) or re.search(r"[A-Za-z0-9]", text):
             return None
-        tokens = self.tokens(text)
+        tokens = [
+            (surface, hira, pos, self._alternatives(surface, hira, pos)) for surface, hira, pos in self.tokens(text)
+        ]
         written = _written_romaji(given)
-        expected = " ".join(filter(None, (_letters(kana_to_romaji(hira)) for _, hira in tokens)))
-        likeliest = "".join(self._pattern(surface, [hira]) for surface, hira in tokens)
+        expected = " ".join(filter(None, (_letters(kana_to_romaji(hira)) for _, hira, _, _ in tokens)))
+        likeliest = "".join(
+            _pattern(surface, self._likeliest(surface, hira, known), pos) for surface, hira, pos, known in tokens
+        )
         if re.fullmatch(likeliest, written):
             return ReadingCheck(ReadingStatus.OK, expected)
-        known = "".join(self._pattern(surface, self._alternatives(surface, hira)) for surface, hira in tokens)
+        known = "".join(_pattern(surface, known, pos) for surface, _, pos, known in tokens)
         status = ReadingStatus.AMBIGUOUS if re.fullmatch(known, written) else ReadingStatus.MISMATCH
         return ReadingCheck(status, expected)
 
-    @staticmethod
-    def _pattern(surface: str, readings: Iterable[str]) -> str:
-        readings = list(readings)
-        if len(surface) > 1 and surface[-1] in _PARTICLE_SOUNDS:  # こんにちは: the は ending said わ
-            readings += [r[:-1] + _PARTICLE_SOUNDS[surface[-1]] for r in readings if r.endswith(surface[-1])]
-        options = {_reading_regex(_letters(kana_to_romaji(r))) for r in readings}
-        if surface in _PARTICLES:
-            options.update(_PARTICLES[surface])
-        return "(?:" + "|".join(sorted(options)) + ")"
+    def _likeliest(self, surface: str, hira: str, known: list[str]) -> list[str]:
+        """The analyser's reading, and pykakasi's for the same word when it is one the analyser's dictionary
+        lists with the same part of speech (私 watashi beside watakushi, 明日 ashita beside asu)."""
+        if len(known) < 2:
+            return [hira]
+        words = self._kakasi.convert(surface)
+        return [hira, words[0]["hira"]] if len(words) == 1 and words[0]["hira"] in known else [hira]
 
-    @staticmethod
-    def _alternatives(surface: str, hira: str) -> list[str]:
-        """Every reading the dictionary lists for the token's kanji, with the token's kana ending."""
+    def _alternatives(self, surface: str, hira: str, pos: tuple[str, ...]) -> list[str]:
+        """The token's reading and those of the dictionary's other entries for the same written word with the
+        same part of speech, which context leaves open (日本 nihon/nippon); for a lone kanji, not its
+        Sino-Japanese readings, which are bound ones (水 sui in 水曜日, 人 jin in 日本人)."""
+        import jaconv
+
         if not _KANJI.search(surface):
             return [hira]
-        readings = [hira]
-        stem = re.match(r"[\u3400-\u9fff\uf900-\ufaff々]+", surface)
-        for key, tail in ((surface, ""), (stem.group(0) if stem else "", surface[stem.end() :] if stem else "")):
-            tails = (tail, _PARTICLE_SOUNDS[tail]) if tail in _PARTICLE_SOUNDS else (tail,)
-            readings.extend(reading + t for reading in _kanwa_readings(key) for t in tails)
-        return readings
+        with self._lock:
+            entries = [(m.reading_form(), m.part_of_speech()[:2]) for m in self._dictionary.lookup(surface)]
+        readings = [reading for reading, kind in entries if kind == pos[:2]]
+        if len(surface) == 1:
+            readings = [r for r in readings if not _ON_SHAPED.fullmatch(r)]
+        return list(dict.fromkeys([hira, *(jaconv.kata2hira(r) for r in readings if r)]))
 
 
-def _kanwa_readings(key: str) -> list[str]:
-    """Readings of an exact kanji key in pykakasi's kanwa dictionary (its only multi-reading source)."""
-    if not key:
-        return []
-    from pykakasi.kanji import Kanwa
-
-    table: dict[str, Any] | None = Kanwa().load(key)
-    return [reading for reading, _ in (table or {}).get(key, [])]
+def _pattern(surface: str, readings: Iterable[str], pos: tuple[str, ...]) -> str:
+    """A regex for the token written with any of `readings` (は, へ, を as particles may be wa, e, o)."""
+    readings = list(readings)
+    if len(surface) > 1 and surface[-1] in _PARTICLE_SOUNDS:  # こんにちは: the は ending said わ
+        readings += [r[:-1] + _PARTICLE_SOUNDS[surface[-1]] for r in readings if r.endswith(surface[-1])]
+    options = {_reading_regex(_letters(kana_to_romaji(r))) for r in readings}
+    if surface in _PARTICLES and pos[0] == "助詞":
+        options.update(_PARTICLES[surface])
+    return "(?:" + "|".join(sorted(options)) + ")"
 
 
 @cache
 def checker() -> JapaneseChecker:
-    """The Japanese checker, built once (pykakasi is imported here on first use)."""
+    """The Japanese checker, built once (SudachiPy and its dictionary are loaded here on first use)."""
     return JapaneseChecker()
 
 

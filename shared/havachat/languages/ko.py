@@ -1,8 +1,10 @@
 """Korean: Revised Romanization checked with korean-romanizer, and offline pronunciation items.
 
-What counts as the same reading: Revised Romanization of the pronounced form (korean-romanizer's
-liaison, final neutralisation and ㅎ aspiration; nasalisation, ㄹ assimilation and palatalisation added
-here), or of the spelling letter by letter.
+What counts as the same reading: Revised Romanization of the pronounced form, as RR writes it
+(`pronounce`: aspiration and the silent ㅎ, palatalisation, ㄹ assimilation and nasalisation; then
+korean-romanizer's liaison and final neutralisation). Tensing is not written, as in RR (학교 hakgyo);
+ㄱ/ㄷ/ㅂ before ㅎ may be written apart, as RR writes nouns (묵호 Mukho). A letter-by-letter
+transliteration (국물 gukmul) is a mismatch.
 
 Offline items. Pronunciation: liaison and nasalisation in the list's words.
 
@@ -23,37 +25,77 @@ from havachat.models import Category, GeneratedItem, ReadingStatus, VocabItem
 # Reading checks
 # --------------------------------------------------------------------------------------------------
 _HANGUL_BASE, _JUNG, _JONG = 0xAC00, 21, 28
-# Final consonant indexes (0 = none) by the sound they stop as, and the nasal they become before ㄴ/ㅁ.
-_NASALISED = {1: 21, 2: 21, 3: 21, 24: 21, 9: 21, 7: 4, 19: 4, 20: 4, 22: 4, 23: 4, 25: 4, 17: 16, 18: 16, 26: 16}
-_INITIAL_N, _INITIAL_M, _INITIAL_R, _INITIAL_NULL, _INITIAL_J, _INITIAL_CH = 2, 6, 5, 11, 12, 14
-_FINAL_N, _FINAL_R, _FINAL_M, _FINAL_NG, _FINAL_D, _FINAL_T = 4, 8, 16, 21, 7, 25
+# Jamo indexes: initials (ㄱ=0 … ㅎ=18), finals (0 = none, ㄱ=1 … ㅎ=27), the medial ㅣ.
+_I = {c: i for i, c in enumerate("ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ")}
+_F = {c: i for i, c in enumerate(" ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")}
+_MEDIAL_I = 20
+# Obstruent finals by the nasal they become before ㄴ/ㅁ (ㄱ→ㅇ, ㄷ→ㄴ, ㅂ→ㅁ), compound finals included.
+_NASALISED = {
+    _F[f]: _F[n] for group, n in (("ㄱㄲㄳㅋㄺ", "ㅇ"), ("ㄷㅅㅆㅈㅊㅌ", "ㄴ"), ("ㅂㅄㅍㄿ", "ㅁ")) for f in group
+}
+# Obstruent finals before ㅎ: what stays in the syllable and the aspirate the ㅎ becomes.
+_BEFORE_H = {
+    **{_F[f]: (0, _I["ㅋ"]) for f in "ㄱㄲㅋ"},
+    **{_F[f]: (0, _I["ㅌ"]) for f in "ㄷㅅㅆㅌ"},
+    **{_F[f]: (0, _I["ㅊ"]) for f in "ㅈㅊ"},
+    **{_F[f]: (0, _I["ㅍ"]) for f in "ㅂㅍ"},
+    _F["ㄺ"]: (_F["ㄹ"], _I["ㅋ"]),
+    _F["ㄼ"]: (_F["ㄹ"], _I["ㅍ"]),
+    _F["ㄵ"]: (_F["ㄴ"], _I["ㅊ"]),
+}
+# ㅎ finals: what stays once the ㅎ has merged into the next consonant.
+_H_FINALS = {_F["ㅎ"]: 0, _F["ㄶ"]: _F["ㄴ"], _F["ㅀ"]: _F["ㄹ"]}
+_ASPIRATED = {_I["ㄱ"]: _I["ㅋ"], _I["ㄷ"]: _I["ㅌ"], _I["ㅈ"]: _I["ㅊ"], _I["ㅅ"]: _I["ㅆ"]}
 
 
-def assimilate(text: str) -> str:
-    """Apply the sound changes korean-romanizer leaves out: nasalisation, ㄹ assimilation, palatalisation."""
-    syllables = [
-        list(divmod(ord(c) - _HANGUL_BASE, _JONG)) if "가" <= c <= "힣" else None for c in text
-    ]  # [initial*21+medial, final]
-    out = list(text)
-    for i in range(len(text) - 1):
-        this, after = syllables[i], syllables[i + 1]
+def _jamo(text: str) -> list[list[int] | None]:
+    """[initial, medial, final] per hangul syllable (None for anything else)."""
+    return [
+        [*divmod((ord(c) - _HANGUL_BASE) // _JONG, _JUNG), (ord(c) - _HANGUL_BASE) % _JONG]
+        if "가" <= c <= "힣"
+        else None
+        for c in text
+    ]
+
+
+def pronounce(text: str, *, aspirate_after: bool = True) -> str:
+    """The text respelled as it is said (what Revised Romanization writes): aspiration and the silent ㅎ,
+    palatalisation, ㄹ assimilation and nasalisation. `aspirate_after=False` keeps ㄱ/ㄷ/ㅂ before ㅎ
+    apart, as RR writes nouns (묵호 Mukho). Liaison and final neutralisation are left to korean-romanizer.
+    """
+    blocks = _jamo(text)
+    for this, after in pairwise(blocks):
         if this is None or after is None:
             continue
-        initial, medial = divmod(after[0], _JUNG)
-        final = this[1]
-        if initial in (_INITIAL_N, _INITIAL_M) and final in _NASALISED:
-            this[1] = _NASALISED[final]
-        elif initial == _INITIAL_R and final == _FINAL_N:
-            this[1] = _FINAL_R
-        elif initial == _INITIAL_R and final in (_FINAL_M, _FINAL_NG):
-            after[0] = _INITIAL_N * _JUNG + medial
-        elif initial == _INITIAL_NULL and medial == 20 and final in (_FINAL_D, _FINAL_T):  # 이
-            this[1] = 0
-            after[0] = (_INITIAL_J if final == _FINAL_D else _INITIAL_CH) * _JUNG + medial
-    for i, syllable in enumerate(syllables):
-        if syllable is not None:
-            out[i] = chr(_HANGUL_BASE + syllable[0] * _JONG + syllable[1])
-    return "".join(out)
+        final, (initial, medial) = this[2], after[:2]
+        if final in _H_FINALS:
+            if initial in _ASPIRATED:
+                after[0] = _ASPIRATED[initial]
+            elif initial == _I["ㄴ"] and final == _F["ㅎ"]:
+                this[2] = _F["ㄴ"]
+                continue
+            this[2] = _H_FINALS[final]
+            final = this[2]
+        elif initial == _I["ㅎ"] and final in _BEFORE_H and (aspirate_after or final in (_F["ㅈ"], _F["ㅊ"])):
+            this[2], after[0] = _BEFORE_H[final]
+            if after[0] == _I["ㅌ"] and medial == _MEDIAL_I:  # 닫히다 다치다
+                after[0] = _I["ㅊ"]
+            continue
+        if initial == _I["ㅇ"] and medial == _MEDIAL_I and final in (_F["ㄷ"], _F["ㅌ"]):  # 같이 가치
+            this[2], after[0] = 0, _I["ㅈ"] if final == _F["ㄷ"] else _I["ㅊ"]
+        elif initial == _I["ㄹ"]:
+            if final == _F["ㄴ"]:  # 신라 실라
+                this[2] = _F["ㄹ"]
+            elif final in (_F["ㅁ"], _F["ㅇ"]) or final in _NASALISED:  # 종로 종노, 독립 독닙 (then 동닙)
+                after[0] = _I["ㄴ"]
+        elif initial == _I["ㄴ"] and final == _F["ㄹ"]:  # 설날 설랄
+            after[0] = _I["ㄹ"]
+        if after[0] in (_I["ㄴ"], _I["ㅁ"]) and this[2] in _NASALISED:  # 국물 궁물
+            this[2] = _NASALISED[this[2]]
+    return "".join(
+        chr(_HANGUL_BASE + (b[0] * _JUNG + b[1]) * _JONG + b[2]) if b is not None else c
+        for c, b in zip(text, blocks, strict=True)
+    )
 
 
 class KoreanChecker:
@@ -68,22 +110,19 @@ class KoreanChecker:
         return str(Romanizer(text).romanize()).replace("lr", "ll")
 
     def romanize(self, text: str) -> str:
-        return self._romanize(assimilate(text))
+        return self._romanize(pronounce(text))
 
     def check(self, text: str, given: str) -> ReadingCheck | None:
         if not re.search(r"[가-힣]", text) or re.search(r"[A-Za-z0-9]", text):
             return None
         expected = self.romanize(text)
-        accepted = {
-            re.sub(r"[^a-z]", "", r.casefold()) for r in (expected, self._romanize(text), _letter_by_letter(text))
-        }
-        status = ReadingStatus.OK if re.sub(r"[^a-z]", "", given.casefold()) in accepted else ReadingStatus.MISMATCH
+        accepted = {_letters(expected), _letters(self._romanize(pronounce(text, aspirate_after=False)))}
+        status = ReadingStatus.OK if _letters(given) in accepted else ReadingStatus.MISMATCH
         return ReadingCheck(status, expected)
 
 
-def _letter_by_letter(text: str) -> str:
-    """The spelling transliterated syllable by syllable (RR's transliteration for each block alone)."""
-    return " ".join(KoreanChecker._romanize(c) for c in text if "가" <= c <= "힣")
+def _letters(romanized: str) -> str:
+    return re.sub(r"[^a-z]", "", romanized.casefold())
 
 
 @cache
@@ -95,14 +134,21 @@ def checker() -> KoreanChecker:
 # --------------------------------------------------------------------------------------------------
 # Offline items
 # --------------------------------------------------------------------------------------------------
+def _assimilated(text: str) -> bool:
+    """Whether a consonant of the word is said as ㄴ, ㅁ, ㅇ or ㄹ where it is spelled otherwise."""
+    return any(
+        (s[2] != p[2] and p[2] in (_F["ㄴ"], _F["ㅁ"], _F["ㅇ"], _F["ㄹ"]))
+        or (s[0] != p[0] and p[0] in (_I["ㄴ"], _I["ㄹ"]))
+        for s, p in zip(_jamo(text), _jamo(pronounce(text)), strict=True)
+        if s and p
+    )
+
+
 def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     analysed = [Word(item, checker().romanize(item.word)) for item in words if re.fullmatch("[가-힣]+", item.word)]
 
     def liaison(text: str) -> bool:
-        codes = [ord(c) - _HANGUL_BASE for c in text]
-        return any(
-            a % _JONG not in (0, _FINAL_NG) and (b // _JONG) // _JUNG == _INITIAL_NULL for a, b in pairwise(codes)
-        )
+        return any(a[2] not in (0, _F["ㅇ"]) and b[0] == _I["ㅇ"] for a, b in pairwise(_jamo(text)) if a and b)
 
     items = [
         group_item(
@@ -115,7 +161,7 @@ def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
             "Nasalisation and ㄹ assimilation",
             "A stop before ㄴ or ㅁ becomes a nasal (ㄱ→ㅇ, ㄷ→ㄴ, ㅂ→ㅁ) and ㄴ next to ㄹ becomes ㄹ; Revised "
             "Romanization writes the sound.",
-            [w for w in analysed if assimilate(w.text) != w.text],
+            [w for w in analysed if _assimilated(w.text)],
         ),
     ]
     return [i for i in items if i is not None]

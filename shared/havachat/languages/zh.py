@@ -1,11 +1,16 @@
 """Mandarin Chinese: pinyin checked against pypinyin, and offline pronunciation and writing-system items.
 
+Readings in context: pypinyin's phrase dictionary fixes a character's reading inside a phrase (银行 háng,
+首都 dū); a heteronym standing alone is read from its neighbours where textbooks do (都 dōu, 还 hái unless
+giving back, 得 děi after a subject and de after a verb, 很长 cháng, 了 le) and is "ambiguous" only when
+meaning alone decides (行 xíng/háng). 不 is bù, or bú before a fourth tone; 一 is yī, or as said before
+another syllable (yí before a fourth tone, yì before the others), never in ordinals (第一 dì yī).
+
 What counts as the same reading: tone marks and tone numbers (5 or 0 = neutral), case, spacing,
-apostrophes, ü/v and erhua (哪儿 as nǎr or nǎ'er) are normalised away. Tone sandhi may be written
-either way: third tone before third tone as 2 (ní hǎo), 不 as bú and 一 as yí/yì. A neutral tone is
-accepted on any syllable but the first of a run of characters (dictionaries write 朋友 péngyou where
-pypinyin says yǒu), and a syllable pypinyin makes neutral may carry its citation tone. Text with Latin
-letters or digits is not checked.
+apostrophes, ü/v and erhua (哪儿 as nǎr or nǎ'er) are normalised away. Third tone before third tone may
+be written as said (ní hǎo). A neutral tone is accepted on any syllable but the first of a run of
+characters (dictionaries write 朋友 péngyou where pypinyin says yǒu), and a syllable pypinyin makes
+neutral may carry its citation tone. Text with Latin letters or digits is not checked.
 
 Offline items. Pronunciation: tone pairs of the two-syllable words, third-tone sandhi (你好), 不 and 一
 sandhi with the list's own words (不去 bú qù, 一个 yí gè), neutral-tone words (grouped by reduplication
@@ -35,7 +40,15 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _UNCHECKABLE = re.compile(r"[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 _TONE_MARKS = {"\u0304": 1, "\u0301": 2, "\u030c": 3, "\u0300": 4}
 _DIAERESIS = "\u0308"
-_SANDHI_TONES = {"不": {"bu4", "bu2"}, "一": {"yi1", "yi2", "yi4"}}
+_YI = ("yi1", "yi2", "yi4")
+_NUMERALS = set("第〇零一二三四五六七八九十百千万亿")
+_ORDINAL_NEXT = set("月号楼")
+_PRONOUNS = set("我你您他她它")
+_OPEN_HETERONYMS = set("行长还好了为重发觉教种只少便空数处调干乐和看得都地的着过要大分会相当中几差传假间将角结解落没朝")
+"""Characters whose reading, standing alone (not in a dictionary phrase), is decided by meaning: other readings
+are 'ambiguous' unless `_decided_alone` settles them from the neighbours."""
+_PHRASE_FIXES = {"大夫": [["dài"], ["fu"]]}
+"""Phrases pypinyin reads in a sense learners rarely meet (大夫 dàfū, an ancient official; the doctor is dàifu)."""
 _SEVERITY = {ReadingStatus.OK: 0, ReadingStatus.AMBIGUOUS: 1, ReadingStatus.MISMATCH: 2}
 
 
@@ -75,6 +88,49 @@ class _Pinyin:
         return found[-1] if found else None
 
 
+def _decided_alone(char: str, before: str, after: str) -> str | None:
+    """The reading textbooks give a lone heteronym in this context, or None: not decided by its neighbours."""
+    if char == "都":  # dōu "all, already"; dū only in words (首都, 成都)
+        return "dou1"
+    if char == "得" and before:  # děi "must" before a verb after its subject; de after a verb (跑得快)
+        return "dei3" if after and (before in _PRONOUNS or before in "们就也还都") else "de5"
+    if char == "还" and after not in _PRONOUNS and after != "给":  # hái "still, also"; huán "give back" (还你)
+        return "hai2"
+    if char == "长" and before and before in "很太真最更多好":  # an adjective after a degree word: cháng
+        return "chang2"
+    if char == "了":  # le, but liǎo in 吃不了 / 做得了
+        return "liao3" if before and before in "不得" else "le5"
+    return None
+
+
+@dataclass(frozen=True)
+class _Syllable:
+    """One character in context: its reading, every reading pypinyin knows, those accepted and those left open."""
+
+    char: str
+    reading: str
+    known: list[str]
+    accepted: set[str]
+    open_readings: set[str]
+    first_in_run: bool
+
+    def status(self, letters: str, tone: int | None) -> ReadingStatus:
+        """How the written syllable compares (tone None: no tones written anywhere, compare letters only)."""
+        if self.char == "儿" and letters == "r":  # erhua written on the previous syllable
+            return ReadingStatus.OK
+        reading_letters = _split_tone(self.reading)[0]
+        if tone is None:
+            if letters == reading_letters:
+                return ReadingStatus.OK
+            opened = any(_split_tone(r)[0] == letters for r in self.open_readings)
+            return ReadingStatus.AMBIGUOUS if opened else ReadingStatus.MISMATCH
+        if f"{letters}{tone}" in self.accepted or (letters == reading_letters and tone == 5 and not self.first_in_run):
+            return ReadingStatus.OK
+        if f"{letters}{tone}" in self.open_readings:
+            return ReadingStatus.AMBIGUOUS
+        return ReadingStatus.MISMATCH
+
+
 def _split_tone(syllable: str) -> tuple[str, int]:
     """'hao3' -> ('hao', 3); pypinyin's TONE3 style with neutral_tone_with_five always ends in a digit."""
     return (syllable[:-1], int(syllable[-1])) if syllable[-1:].isdigit() else (syllable, 5)
@@ -82,7 +138,9 @@ def _split_tone(syllable: str) -> tuple[str, int]:
 
 class ChineseChecker:
     def __init__(self) -> None:
-        import pypinyin  # noqa: F401  (fail here, clearly, when the extra is not installed)
+        import pypinyin
+
+        pypinyin.load_phrases_dict(_PHRASE_FIXES)
 
     @staticmethod
     def _readings(run: str, *, heteronym: bool) -> list[list[str]]:
@@ -106,30 +164,53 @@ class ChineseChecker:
     def check(self, text: str, given: str) -> ReadingCheck | None:
         if _UNCHECKABLE.search(text) or not _HAN.search(text):
             return None
-        chars: list[str] = []
-        primary: list[str] = []
-        candidates: list[list[str]] = []
-        run_start: list[bool] = []
-        for run in _HAN.findall(text):
-            chars.extend(run)
-            primary.extend(r[0] for r in self._readings(run, heteronym=False))
-            candidates.extend(self._readings(run, heteronym=True))
-            run_start.extend(i == 0 for i in range(len(run)))
-        expected = self._display(primary)
+        syllables = [s for run in _HAN.findall(text) for s in self._in_context(run)]
+        expected = self._display([s.reading for s in syllables])
         written = _Pinyin.parse(given)
-        spans = self._align(chars, primary, candidates, written)
+        spans = self._align(
+            [s.char for s in syllables], [s.reading for s in syllables], [s.known for s in syllables], written
+        )
         if spans is None:
             return ReadingCheck(ReadingStatus.MISMATCH, expected)
         toned = bool(written.tones)
-        statuses = []
-        for i, (start, end) in enumerate(spans):
-            letters = written.letters[start:end]
-            tone = (written.tone_in(start, end) or 5) if toned else None
-            next_primary = primary[i + 1] if i + 1 < len(primary) else None
-            statuses.append(
-                self._syllable_status(chars[i], letters, tone, primary[i], candidates[i], next_primary, run_start[i])
-            )
+        statuses = [
+            s.status(written.letters[start:end], (written.tone_in(start, end) or 5) if toned else None)
+            for s, (start, end) in zip(syllables, spans, strict=True)
+        ]
         return ReadingCheck(_worst(statuses), expected)
+
+    def _in_context(self, run: str) -> list[_Syllable]:
+        """Each character of a run of Han characters with its reading in context and the readings it allows."""
+        from pypinyin.constants import PHRASES_DICT
+        from pypinyin.seg.mmseg import seg
+
+        primary = [r[0] for r in self._readings(run, heteronym=False)]
+        known = self._readings(run, heteronym=True)
+        in_phrase = [len(word) > 1 and word in PHRASES_DICT for word in seg.cut(run) for _ in word]
+        syllables = []
+        for i, char in enumerate(run):
+            before, after = run[i - 1] if i else "", run[i + 1] if i + 1 < len(run) else ""
+            decided = None if in_phrase[i] else _decided_alone(char, before, after)
+            reading = decided or primary[i]
+            accepted = {reading}
+            next_tone = _split_tone(primary[i + 1])[1] if after else None
+            if next_tone == 5:
+                next_tone = _split_tone(self._citation(after))[1]
+            if char == "不" and reading in ("bu4", "bu2"):  # bù, said bú before a fourth tone
+                accepted = {"bu4", "bu2"} if next_tone == 4 else {"bu4"}
+            elif char == "一" and reading in _YI and after:  # yī, or as said; ordinals stay yī (一月, 第一)
+                ordinal = before in _NUMERALS or after in _ORDINAL_NEXT
+                reading = "yi1" if ordinal else "yi2" if next_tone == 4 else "yi4"
+                accepted = {"yi1", reading}
+            elif _split_tone(reading)[1] == 3 and next_tone == 3:
+                accepted.add(reading[:-1] + "2")
+            if _split_tone(reading)[1] == 5:
+                accepted.add(self._citation(char))
+            open_readings = (
+                set(known[i]) if decided is None and not in_phrase[i] and char in _OPEN_HETERONYMS else set()
+            )
+            syllables.append(_Syllable(char, reading, known[i], accepted, open_readings, i == 0))
+        return syllables
 
     def syllables(self, word: str, written: str | None = None) -> list[tuple[str, int]] | None:
         """(letters, tone) per character of an all-Han word: as `written` when it fits the dictionary and
@@ -151,35 +232,6 @@ class ChineseChecker:
                 return likeliest
             result.append((written_letters or letters, parsed.tone_in(start, end) or 5 if end > start else tone))
         return result
-
-    def _syllable_status(
-        self,
-        char: str,
-        letters: str,
-        tone: int | None,
-        primary: str,
-        candidates: list[str],
-        next_primary: str | None,
-        first_in_run: bool,
-    ) -> ReadingStatus:
-        if char == "儿" and letters == "r":  # erhua written on the previous syllable
-            return ReadingStatus.OK
-        primary_letters, primary_tone = _split_tone(primary)
-        if tone is None:  # no tones written anywhere: compare the syllables only
-            return ReadingStatus.OK if letters == primary_letters else ReadingStatus.AMBIGUOUS
-        written = f"{letters}{tone}"
-        accepted = {primary, *(_SANDHI_TONES.get(char, set()) if primary_letters in ("bu", "yi") else set())}
-        if primary_tone == 3 and next_primary is not None and _split_tone(next_primary)[1] == 3:
-            accepted.add(f"{primary_letters}2")
-        if letters == primary_letters and tone == 5 and not first_in_run:
-            return ReadingStatus.OK
-        if letters == primary_letters and primary_tone == 5 and written == self._citation(char):
-            return ReadingStatus.OK
-        if written in accepted:
-            return ReadingStatus.OK
-        if written in candidates or (tone == 5 and any(_split_tone(c)[0] == letters for c in candidates)):
-            return ReadingStatus.AMBIGUOUS
-        return ReadingStatus.MISMATCH
 
     @staticmethod
     def _align(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from havachat.content.models import ContentDocument
 from havachat.ledger import UsageTotals
-from havachat.models import BatchSpec, Category, LearningItem, Level
+from havachat.models import BatchSpec, Category, LearningItem, Level, VocabWarning
 from havachat.pipeline.keys import run_id_for
 from havachat.postprocess import Coverage
 from havachat.readings import ReadingsSummary
@@ -276,6 +276,9 @@ class RunSummary(BaseModel):
     error: dict[str, Any] | None = None
     reused_from: str | None = None  # the run whose batch outputs were copied (identical content): no LLM call
     finished_at: str
+    warnings: list[VocabWarning] = Field(
+        default_factory=list, description="what intake changed in the file or doubts, by row (vocab.json's)"
+    )
 
     def event_detail(self) -> dict[str, Any]:
         """The completion event's detail (`RunEventDetail`) as published."""
@@ -368,7 +371,8 @@ class EventCoverage(BaseModel):
 
 class RunEventDetail(BaseModel):
     """The detail of `LearningItemsGenerated` and `LearningItemsGenerationFailed`: the run's summary
-    (run.json) without the per-category usage; failed batches, problems and flagged input rows capped."""
+    (run.json) without the per-category usage; failed batches, problems, intake warnings and flagged
+    input rows capped."""
 
     run_id: str
     status: RunStatus
@@ -399,13 +403,15 @@ class RunEventDetail(BaseModel):
     failed_batch_count: int
     failed_batches: list[FailedBatch] = Field(description=f"the first {EVENT_FAILED_BATCHES_SHOWN}")
     problems: list[str] = Field(description=f"the first {EVENT_FAILED_BATCHES_SHOWN}")
+    warning_count: int = Field(description="intake warnings about the file (run.json lists them)")
+    warnings: list[VocabWarning] = Field(description=f"the first {EVENT_FAILED_BATCHES_SHOWN}")
 
     @classmethod
     def of(cls, summary: RunSummary) -> RunEventDetail:
         shown = EVENT_FAILED_BATCHES_SHOWN
         coverage, readings = summary.coverage, summary.readings
         capped_input = readings.input.model_copy(update={"flagged": readings.input.flagged[:shown]})
-        replaced = {"usage_by_category", "coverage", "readings", "failed_batches", "problems"}
+        replaced = {"usage_by_category", "coverage", "readings", "failed_batches", "problems", "warnings"}
         return cls.model_validate(
             {
                 **summary.model_dump(exclude=replaced),
@@ -420,6 +426,8 @@ class RunEventDetail(BaseModel):
                 "failed_batch_count": len(summary.failed_batches),
                 "failed_batches": summary.failed_batches[:shown],
                 "problems": summary.problems[:shown],
+                "warning_count": len(summary.warnings),
+                "warnings": summary.warnings[:shown],
             }
         )
 

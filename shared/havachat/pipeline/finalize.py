@@ -101,7 +101,7 @@ def finalize_step(
     With `failure` (the state machine's failure path) the run is recorded FAILED with that error.
     Batches without an output are failed batches, reported with their last stored error. Items are
     de-duplicated, merged by feature across chunks, matched against the list's catalog of earlier
-    runs (`list_catalog_key`), and the summary reports coverage and reading checks.
+    runs (`list_catalog_key`), and the summary reports coverage, reading checks and intake warnings.
     """
     keys = RunKeys(run_id)
     record = runs.get(run_id)
@@ -199,6 +199,7 @@ def finalize_step(
         error=error,
         reused_from=record.reused_from if record else None,
         finished_at=now_iso(),
+        warnings=vocab.warnings,
     )
     return _complete(summary, store, runs, events)
 

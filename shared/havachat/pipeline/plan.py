@@ -134,7 +134,7 @@ def plan_step(
     store.put_json(keys.vocab, vocab.model_dump(mode="json"))
     chunks = {spec.chunk_index: (spec.word_start, spec.word_end) for spec in plan.batches}
     for chunk_index, (start, end) in chunks.items():  # one slice per chunk, shared by its categories
-        chunk = vocab.model_copy(update={"items": vocab.items[start:end]})
+        chunk = vocab.model_copy(update={"items": vocab.items[start:end], "warnings": []})
         store.put_json(keys.chunk(chunk_index), chunk.model_dump(mode="json"))
     store.put_json(keys.plan, plan.model_dump(mode="json"))
     store.put_json(keys.manifest, [b.model_dump(mode="json") for b in plan.batches])
@@ -161,12 +161,13 @@ def plan_step(
 
 
 def _read_vocab(source: S3Object, data: bytes, settings: Settings, size: int | None) -> tuple[VocabList, str, Level]:
-    """The parsed vocab with its language and level (from the key, else the JSON envelope)."""
+    """The parsed vocab with its language and level (from the key, else the JSON envelope), its words'
+    scripts checked against that language."""
     context = context_from_key(source.key)
     if size is not None and size > settings.max_file_bytes:
         problem = f"the file is {size:,} bytes, over the limit of {settings.max_file_bytes:,} bytes"
         raise InvalidVocabFile([VocabProblem(source.key, problem)])
-    vocab = parse_vocab(data, source.key, VocabLimits.from_settings(settings))
+    vocab = parse_vocab(data, source.key, VocabLimits.from_settings(settings), context.language)
     language = context.language or vocab.language
     level = context.level or vocab.level
     if not language or level is None:
