@@ -29,6 +29,13 @@ def test_the_seam_has_the_signature_the_runner_replaces() -> None:
     assert parameters == ["self", "function_name", "qualifier", "body", "headers", "response_headers"]
 
 
+def test_the_interpreter_parses_json_paths_through_the_function_the_runner_caches() -> None:
+    from jsonpath_ng.ext import parse
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert json_path.parse is parse and "parse(" in inspect.getsource(json_path.extract_json)
+
+
 def test_a_lambda_invoke_reaches_the_real_handler_and_errors_keep_their_class_name(
     local: LocalPipeline,
 ) -> None:
