@@ -33,11 +33,14 @@ typecheck: setup
 PYTEST = rc=0; $(BIN)/pytest $(1) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; fi; exit $$rc
 
-unit: setup ## The default tier (unit, handlers, state machine, CLI), on every core
-	@$(call PYTEST,-n auto)
+# Two workers a core: many tests wait (on subprocesses, sleeps, threads) as much as they compute.
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
-scale: setup ## The scale tier: 5,000 and 20,000-word lists end to end, one at a time, 300 s per test
-	@$(call PYTEST,-m scale --timeout=300 --durations=10)
+unit: setup ## The default tier (unit, handlers, state machine, CLI, IAM), two workers a core
+	@$(call PYTEST,-n $(WORKERS))
+
+scale: setup ## The scale tier: 5,000 and 20,000-word lists end to end, side by side, 300 s per test
+	@$(call PYTEST,-m scale -n 2 --timeout=300 --durations=10)
 
 infra: ## sam validate --lint, cfn-lint, checkov, statelint, sam build and its contents (tools in .tools/)
 	bash scripts/install-infra-tools.sh
@@ -61,7 +64,13 @@ ENDPOINT_HOST ?= host.docker.internal
 local-aws: setup ## Embedded AWS as a server for `sam local invoke`, offline, with the sample upload; until Ctrl-C
 	$(BIN)/havachat local-aws --port $(LOCAL_AWS_PORT) --endpoint-host $(ENDPOINT_HOST)
 
-test: lint typecheck unit scale infra sam-local ## Everything CI runs
+# The infra tools (SAM CLI, cfn-lint, checkov, asl-validator) install while the tests run.
+test: setup ## Everything CI runs: lint, typecheck, unit, scale, infra, sam-local
+	@bash scripts/install-infra-tools.sh > .infra-tools.log 2>&1 & tools=$$!; \
+	$(MAKE) --no-print-directory lint typecheck unit scale; tests=$$?; \
+	wait $$tools; installed=$$?; cat .infra-tools.log; \
+	[ $$tests -eq 0 ] || exit $$tests; [ $$installed -eq 0 ] || exit $$installed; \
+	$(MAKE) --no-print-directory infra sam-local
 
 bench: setup ## Benchmarks on a latency-modelled fake Claude: prints the tables of docs/PERFORMANCE.md (~10 min)
 	$(BIN)/python -m bench.run_all

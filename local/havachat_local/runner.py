@@ -46,6 +46,7 @@ import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from havachat.aws.wiring import AwsDeps, Lazy, aws_deps, llm_generator
 from havachat.errors import MissingCredentials
@@ -183,6 +184,10 @@ def s3_object_created_event(source: S3Object, size: int, region: str = REGION) -
     }
 
 
+_validated_definition = staticmethod(functools.lru_cache(maxsize=8)(StepFunctionsParserBackend._validate_definition))
+"""moto's validation of a state machine definition, run once per definition (an invalid one raises every time)."""
+
+
 class LocalPipeline:
     """moto with the template's resources, the routed Lambda functions and the state machine.
 
@@ -244,6 +249,10 @@ class LocalPipeline:
         paths = mock.patch.object(sfn_json_path, "parse", functools.lru_cache(maxsize=1024)(sfn_json_path.parse))
         paths.start()
         self._stack.append(paths)
+        # and it validates a definition by parsing it whole (antlr, ~1 s): once per definition per process.
+        validate = mock.patch.object(StepFunctionsParserBackend, "_validate_definition", _validated_definition)
+        validate.start()
+        self._stack.append(validate)
         try:
             self._build()
         except BaseException:

@@ -36,6 +36,14 @@ def test_the_interpreter_parses_json_paths_through_the_function_the_runner_cache
     assert json_path.parse is parse and "parse(" in inspect.getsource(json_path.extract_json)
 
 
+def test_a_definition_is_validated_by_the_static_function_the_runner_caches() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    validate = inspect.getattr_static(StepFunctionsParserBackend, "_validate_definition")
+    assert isinstance(validate, staticmethod) and list(inspect.signature(validate).parameters) == ["definition"]
+    assert "_validate_definition(definition=definition)" in inspect.getsource(StepFunctionsParserBackend)
+
+
 def test_a_lambda_invoke_reaches_the_real_handler_and_errors_keep_their_class_name(
     local: LocalPipeline,
 ) -> None:
