@@ -19,14 +19,30 @@ from typing import Any
 from havachat.generation import LlmBatchGenerator
 from havachat.llm import InstructorClaude
 from havachat.models import BatchSpec, Category, LearningItem, VocabItem, VocabList
-from havachat.pipeline.contracts import BatchInput, BatchOutput, BatchRecord, PlanOutput, RunSummary, S3Object
+from havachat.pipeline.contracts import (
+    BatchInput,
+    BatchOutput,
+    BatchRecord,
+    PlanOutput,
+    PlanRequest,
+    RunSummary,
+    S3Object,
+)
 from havachat.pipeline.finalize import finalize_step
 from havachat.pipeline.generate import generate_step
 from havachat.pipeline.keys import RunKeys
-from havachat.pipeline.plan import plan_upload
+from havachat.pipeline.plan import UploadPlanner, plan_request, plan_upload
 from havachat.settings import Provider, Settings
 from tests.fakes.fake_claude import FakeClaude
-from tests.fakes.memory import MemoryContentRows, MemoryEvents, MemoryItems, MemoryMetrics, MemoryRuns, MemoryStore
+from tests.fakes.memory import (
+    MemoryContentRows,
+    MemoryEvents,
+    MemoryItems,
+    MemoryMetrics,
+    MemoryReport,
+    MemoryRuns,
+    MemoryStore,
+)
 from tests.helpers import FIXTURES_DIR, load_event
 
 MODEL = "claude-sonnet-4-6"
@@ -78,6 +94,24 @@ class World:
         """`plan_upload`: a ranged read of the upload, then `plan_step`."""
         settings = settings or self.settings
         return plan_upload(source, owner=owner, store=self.store, runs=self.runs, settings=settings)
+
+    def plan_request(
+        self,
+        request: PlanRequest,
+        owner: str,
+        report: MemoryReport | None = None,
+        plan_once: UploadPlanner = plan_upload,
+    ) -> PlanOutput:
+        """`plan_request` over this world's store, runs and settings (a fresh report unless one is given)."""
+        return plan_request(
+            request,
+            owner=owner,
+            store=self.store,
+            runs=self.runs,
+            settings=self.settings,
+            report=report or MemoryReport(),
+            plan_once=plan_once,
+        )
 
     def llm(self) -> InstructorClaude:
         """Claude over the fake, without SDK retries: a scripted error reaches the step at once."""

@@ -11,7 +11,7 @@ from havachat.ledger import UsageTotals
 from havachat.models import Category, Level, RunPlan, VocabList
 from havachat.pipeline.contracts import PlanOutput, PlanRequest, RunStatus
 from havachat.pipeline.keys import RunKeys, content_index_key, run_id_for
-from havachat.pipeline.plan import content_key_for, plan_request, plan_upload, resume_step
+from havachat.pipeline.plan import content_key_for, plan_upload, resume_step
 from tests.fakes.memory import MemoryIdempotency, MemoryReport
 from tests.unit.pipeline_world import UPLOAD_BUCKET, UPLOAD_KEY, World, settings, upload_event, vocab_csv
 
@@ -277,14 +277,7 @@ def test_a_plan_request_plans_the_uploaded_object_for_the_execution_and_reports_
     request = PlanRequest.model_validate({"event": upload_event(source), "execution_id": "exec-1"})
     report = MemoryReport()
 
-    output = plan_request(
-        request,
-        owner=request.owner("invocation-1"),
-        store=world.store,
-        runs=world.runs,
-        settings=world.settings,
-        report=report,
-    )
+    output = world.plan_request(request, owner=request.owner("invocation-1"), report=report)
 
     assert (output.status, output.owner, output.duplicate) == (RunStatus.RUNNING, "exec-1", False)
     assert output.run_id == run_id_for(source.bucket, source.key, source.version_id)
@@ -302,15 +295,7 @@ def test_the_stored_plan_of_another_execution_is_a_duplicate_for_this_one() -> N
     def plan(execution_id: str) -> PlanOutput:
         request = PlanRequest.model_validate({"event": upload_event(source), "execution_id": execution_id})
         owner = request.owner("invocation")
-        return plan_request(
-            request,
-            owner=owner,
-            store=world.store,
-            runs=world.runs,
-            settings=world.settings,
-            report=report,
-            plan_once=plan_once,
-        )
+        return world.plan_request(request, owner=owner, report=report, plan_once=plan_once)
 
     first = plan("exec-1")
     stored = world.store.snapshot()
@@ -332,14 +317,7 @@ def test_a_resume_request_resumes_for_this_invocation_and_reports_it() -> None:
     request = PlanRequest.model_validate({"resume_run_id": planned.run_id})  # the execution input alone
     report = MemoryReport()
 
-    output = plan_request(
-        request,
-        owner=request.owner("invocation-7"),
-        store=world.store,
-        runs=world.runs,
-        settings=world.settings,
-        report=report,
-    )
+    output = world.plan_request(request, owner=request.owner("invocation-7"), report=report)
 
     assert (output.duplicate, output.status, output.owner) == (False, RunStatus.RUNNING, "resume-invocation-7")
     assert report.calls == [("resumed", output)]
@@ -363,9 +341,7 @@ def test_the_uploaded_key_is_found_whether_or_not_the_event_url_encoded_it(store
     request = PlanRequest.model_validate({"event": event, "execution_id": "exec-1"})
 
     # When Plan reads the upload
-    planned = plan_request(
-        request, owner="exec-1", store=world.store, runs=world.runs, settings=world.settings, report=MemoryReport()
-    )
+    planned = world.plan_request(request, owner="exec-1")
 
     # Then it planned the stored object, and the run record names its real key
     assert planned.status is RunStatus.RUNNING and planned.batch_count > 0
@@ -381,9 +357,7 @@ def test_an_upload_missing_under_both_readings_of_its_key_is_an_upload_not_found
     request = PlanRequest.model_validate({"event": event, "execution_id": "exec-1"})
 
     with pytest.raises(UploadNotFound):
-        plan_request(
-            request, owner="exec-1", store=world.store, runs=world.runs, settings=world.settings, report=MemoryReport()
-        )
+        world.plan_request(request, owner="exec-1")
 
 
 def test_intake_warnings_are_kept_with_the_vocab_not_its_chunks() -> None:
