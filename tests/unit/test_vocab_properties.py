@@ -14,7 +14,6 @@ import io
 import json
 import tracemalloc
 import unicodedata
-from datetime import timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -25,7 +24,8 @@ from havachat.languages.tags import UnknownLanguage, standard_tag
 from havachat.vocab import UploadContext, VocabLimits, context_from_key, parse_vocab
 
 LIMITS = VocabLimits(max_bytes=32_000, max_rows=100, max_field_chars=100)
-BOUNDED = settings(max_examples=200, deadline=timedelta(seconds=2), database=None)
+# No per-example deadline: a loaded CI machine is not a failure of intake (speed is bench/'s business).
+BOUNDED = settings(max_examples=200, deadline=None, database=None)
 SUFFIXES = st.sampled_from([".csv", ".tsv", ".json", ".jsonl"])
 
 HOSTILE = "\ud83d\udc00\x07\x1b\x85\x9b\x7f\u200b\u200c\u200d\u200e\u202e\u2066\u2069\ufeff\u00ad\uff21\uff71\u3000"
