@@ -6,11 +6,12 @@
 - **Latency.** A 200 answer is held for `latency.call_seconds(output_tokens)` = time to first token +
   output tokens / throughput (`havachat.planning.LatencyModel`; defaults 1.0 s and 60 tokens/s, the slow end
   of what Sonnet 4.x streams: 0.6-1.0 s to first token, 60-80 tokens/s).
-- **Prompt caching on a clock.** The prefix up to the `cache_control` breakpoint (tools + system) is cached
-  only if it has at least `min_cache_tokens` (1024 for Sonnet). A request that finds no live entry writes it
-  (`cache_creation_input_tokens`); the entry becomes visible when that answer *starts* (after the time to
+- **Prompt caching on a clock.** Every `cache_control` breakpoint (tools -> system -> messages, see
+  `FakeClaude`) caches the exact prefix up to it, only if it has at least the model's minimum
+  (`havachat.prompts.min_cacheable_tokens`, or `min_cache_tokens`). A request that finds no live entry writes
+  it (`cache_creation_input_tokens`); the entry becomes readable when that answer *starts* (after the time to
   first token), so requests arriving together (a parallel Map's first wave) each write it. Later requests
-  read it (`cache_read_input_tokens`) and refresh its 5-minute TTL.
+  read the longest live prefix (`cache_read_input_tokens`) and refresh its 5-minute TTL.
 - **Rate limits.** Token buckets for requests per minute and output tokens per minute (capacity = the
   per-minute limit, refilled continuously, as Anthropic's limiter). Like the API, a request reserves its
   `max_tokens` of output-token budget on arrival and gets back what it did not use when it finishes.
@@ -133,7 +134,7 @@ class LatencyClaude(FakeClaude):
         latency: LatencyModel | None = None,
         scale: float = 0.01,
         limits: RateLimits | None = None,
-        min_cache_tokens: int = 1024,
+        min_cache_tokens: int | None = None,
         cache_ttl_seconds: float = 300.0,
         clock: SimClock | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -218,7 +219,7 @@ class LatencyClaude(FakeClaude):
         headers = {"retry-after": str(seconds), "retry-after-ms": f"{real * 1000:.3f}", "request-id": "req_throttled"}
         return httpx2.Response(429, headers=headers, json=_error_body(429, "fake: rate limit exceeded"))
 
-    def _cache_lookup(self, key: str) -> bool:
+    def _cache_lookup(self, key: str, written: list[str]) -> bool:
         now = self.clock.now()
         visible, expires = self._cache.get(key, (math.inf, -math.inf))
         if visible <= now < expires:

@@ -38,6 +38,7 @@ def run_once(code_root: Path, vocab: Path, level: str, out: Path) -> tuple[float
             ANTHROPIC_API_KEY="bench",
             ANTHROPIC_BASE_URL=url,
             HAVACHAT_SDK_MAX_RETRIES="0",
+            HAVACHAT_HOME=str(out.parent / f"{out.name}-home"),  # a fresh embedded AWS: a real run, not a reuse
             PYTHONPATH=os.pathsep.join(paths),
         )
         module = "havachat_local.cli" if (code_root / "local").is_dir() else "havachat.cli"

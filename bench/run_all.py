@@ -15,6 +15,8 @@ import time
 
 from bench.common import ROOT
 
+CACHING_BASELINE = "fd5d47b"  # the last revision with only the system prompt cached
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run every benchmark")
@@ -26,6 +28,8 @@ def main() -> None:
         ["bench.rate_limit", *quick],
         ["bench.cold_start", "--runs", "3" if args.quick else "7"],
         ["bench.non_llm", *(["--rows", "20000", "--items", "5000"] if args.quick else [])],
+        ["bench.dictionary_fill"],
+        ["bench.caching", *(quick or ["--baseline", CACHING_BASELINE])],
         *([] if args.quick else [["bench.local_scale"]]),
     ]
     started = time.perf_counter()

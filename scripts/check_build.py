@@ -3,7 +3,8 @@
 For every function in `.aws-sam/build/template.yaml`: its code plus its layers, unzipped, must stay
 under Lambda's 250 MB limit; every compiled extension must be built for CPython 3.12 on aarch64 (a
 wheel for the build machine's own platform would import-fail on Lambda); the shared layer must hold
-only the `havachat` package (the CLI and the local runner, `havachat_local`, stay out of it); a layer
+only the `havachat` package (the CLI and the local runner, `havachat_local`, stay out of it) and with it
+the dictionaries Plan fills definitions from (`havachat/languages/data/`, ~8.5 MB); a layer
 that ships botocore ships boto3 too (the runtime's boto3 must not run on the layer's botocore).
 Prints the shared layer's files and each function's size, so a reviewer sees what ships.
 
@@ -21,6 +22,9 @@ import yaml
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 EXTENSION = re.compile(r"\.(?:cpython-(?P<abi>\d+)-(?P<platform>[^.]+)\.so|abi3\.so|so)$")
 WANTED_ABI, WANTED_PLATFORM = "312", "aarch64-linux-gnu"
+SHARED = Path(__file__).resolve().parent.parent / "shared"
+DICTIONARIES = {f"python/{p.relative_to(SHARED)}" for p in (SHARED / "havachat" / "languages" / "data").iterdir()}
+"""The dictionary files and their NOTICE (havachat.languages.dictionary), as the shared layer must ship them."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -71,14 +75,17 @@ def main(build: Path) -> int:
         packages = {name.split("/")[1] for name in shipped if name.startswith("python/") and name.count("/") > 1}
         if packages != {"havachat"}:
             problems.append(f"SharedLayer: expected only the havachat package, found {sorted(packages)}")
+        missing = sorted(DICTIONARIES - set(shipped))
+        if missing:
+            problems.append(f"SharedLayer: lacks {', '.join(missing)}: Plan fills missing definitions from them")
 
     print("\nfunction             unzipped (code + layers)")
     for lid, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        declared = resource["Properties"].get("Layers") or template.get("Globals", {}).get("Function", {}).get(
-            "Layers", []
-        )
+        # SAM adds a function's own Layers to the Globals' ones (lists in Globals are additive)
+        shared_layers = template.get("Globals", {}).get("Function", {}).get("Layers", [])
+        declared = [*shared_layers, *(resource["Properties"].get("Layers") or [])]
         used = [layers[ref["Ref"]] for ref in declared if isinstance(ref, dict) and ref.get("Ref") in layers]
         total = size_of(build / lid) + sum(size_of(d) for d in used)
         print(f"{lid:<20} {total / 1024 / 1024:8.1f} MB")

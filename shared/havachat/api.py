@@ -11,7 +11,14 @@
     content = generator.generate_content(everything_as_a_list, words)    # Stage 2: conversations and stories
 
 Each category method is one structured call per chunk (the vocabulary is chunked by the same token
-budget as the pipeline's), chunks running concurrently. Words may be plain strings or `VocabItem`s;
+budget as the pipeline's), chunks running concurrently; items teaching the same feature in several
+chunks are merged into one (`havachat.postprocess.merge_similar`, as Finalize does).
+
+No LLM: `LearningItemGenerator(..., provider="offline")` (or HAVACHAT_PROVIDER=offline) writes the
+pronunciation and writing-system items the offline generator derives (`havachat.offline`: zh, ja, ko,
+es), at no cost; asking it for another category, or for `generate_content`, raises `NeedsLlm`.
+
+Words may be plain strings or `VocabItem`s;
 they go through the same validation as a vocab file (`InvalidVocabFile` names the entry). Failures
 are typed: `MissingCredentials` when no LLM is configured, `GenerationFailed` (with the per-batch
 errors and the items that did succeed) when a call fails for good, never an empty list in place of
@@ -31,12 +38,25 @@ from havachat.content.generate import generate_content_with_settings
 from havachat.content.models import ContentDocument
 from havachat.errors import HavachatError, LlmInvalidOutput
 from havachat.generation import BatchResult, generate_batch
+from havachat.languages.dictionary import fill_definitions
 from havachat.ledger import Ledger
 from havachat.llm_port import StructuredContentLlm, StructuredLlm
-from havachat.models import BatchSpec, Category, LearningItem, Level, VocabItem, VocabKind, VocabList
+from havachat.models import (
+    OFFLINE_CATEGORIES,
+    OFFLINE_MODEL,
+    BatchSpec,
+    Category,
+    LearningItem,
+    Level,
+    VocabItem,
+    VocabKind,
+    VocabList,
+)
+from havachat.offline import OfflineGenerator, has_offline_items, offline_note
 from havachat.planning import plan_run
+from havachat.postprocess import dedupe_items, merge_similar
 from havachat.readings import flag_readings
-from havachat.settings import Settings
+from havachat.settings import Provider, Settings
 from havachat.vocab import VocabLimits, parse_vocab
 
 WordInput: TypeAlias = str | VocabItem
@@ -58,6 +78,11 @@ class GenerationFailed(HavachatError):
         super().__init__(f"{len(errors)} batch(es) failed: {shown}")
 
 
+class NeedsLlm(HavachatError):
+    """The offline generator was asked for something only an LLM writes (a category it does not cover,
+    a language it has no items for, or Stage 2 content)."""
+
+
 class GeneratorLlm(StructuredLlm, StructuredContentLlm, Protocol):
     """What the generator needs from a client: item batches and, for Stage 2, any response model."""
 
@@ -67,8 +92,9 @@ class LearningItemGenerator:
 
     `llm`: an `havachat.llm.InstructorClaude` (or anything with its `generate` and
     `generate_structured` methods); by default one is built from `settings` (provider, model, retries)
-    and `ANTHROPIC_API_KEY`, raising `MissingCredentials` if there is no key. `run_id` labels the
-    items' provenance. `usage` sums the tokens and cost of every call by category.
+    and `ANTHROPIC_API_KEY`, raising `MissingCredentials` if there is no key. `provider="offline"` (or
+    `settings.provider`, HAVACHAT_PROVIDER) uses no LLM: see `NeedsLlm`. `run_id` labels the items'
+    provenance. `usage` sums the tokens and cost of every call by category.
     """
 
     def __init__(
@@ -78,16 +104,20 @@ class LearningItemGenerator:
         llm: GeneratorLlm | None = None,
         settings: Settings | None = None,
         *,
+        provider: str | Provider | None = None,
         run_id: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        if provider is not None:
+            self.settings = self.settings.model_copy(update={"provider": Provider(provider)})
         self.language = language.strip().lower()
         self.level = level if isinstance(level, Level) else Level.parse(level)
-        if llm is None:
+        self.offline = OfflineGenerator() if llm is None and self.settings.provider is Provider.OFFLINE else None
+        if llm is None and self.offline is None:
             from havachat.llm import make_llm  # anthropic + instructor: imported only when needed
 
             llm = make_llm(self.settings)
-        self.llm: GeneratorLlm = llm
+        self.llm: GeneratorLlm | None = llm
         self.run_id = run_id or f"api-{uuid.uuid4().hex[:12]}"
         self.usage = Ledger()
         self._lock = threading.Lock()
@@ -147,22 +177,28 @@ class LearningItemGenerator:
         vocab_items: Sequence[WordInput],
         grammar_items: Sequence[WordInput] | None = None,
         *,
-        categories: Sequence[Category] = tuple(Category),
+        categories: Sequence[Category] | None = None,
     ) -> dict[Category, list[LearningItem]]:
-        """Every requested category's items, all batches running concurrently (`settings.map_concurrency`).
+        """Every requested category's items (default: all, or the offline ones offline), all batches running
+        concurrently (`settings.map_concurrency`).
 
-        Grammar points go to the idiom and pattern batches only. Every example's romanization is checked
-        (`havachat.check_reading`): ambiguous or wrong ones are listed in the item's `reading_flags`.
-        Raises `GenerationFailed` if any batch fails, or if a category's answers were all dropped (every
-        item cited words outside the list).
+        Words without a definition get the dictionary's (`havachat.languages.dictionary`: zh, ja), as Plan
+        gives them. Grammar points go to the idiom and pattern batches only. Every example's romanization is checked
+        (`havachat.check_reading`): ambiguous or wrong ones are listed in the item's `reading_flags`. Items
+        about the same feature in several chunks are merged. Raises `GenerationFailed` if any batch fails,
+        or if a category's answers were all dropped (every item cited words outside the list); offline,
+        `NeedsLlm` for a category or language the offline generator does not cover.
         """
-        vocab = vocabulary(vocab_items, grammar_items, self.settings)
+        if categories is None:
+            categories = OFFLINE_CATEGORIES if self.offline else tuple(Category)
+        self._check_offline(categories)
+        vocab = fill_definitions(vocabulary(vocab_items, grammar_items, self.settings), self.language)
         plan = plan_run(
             vocab,
             run_id=self.run_id,
             language=self.language,
             level=self.level,
-            model=self.llm.model,
+            model=self.llm.model if self.llm else OFFLINE_MODEL,
             chunk_token_budget=self.settings.chunk_token_budget,
             max_tokens=self.settings.max_tokens,
             context_window_tokens=self.settings.context_window_tokens,
@@ -170,17 +206,24 @@ class LearningItemGenerator:
         )
 
         def run(spec: BatchSpec) -> BatchResult | Exception:
+            words = vocab.items[spec.word_start : spec.word_end]
             try:
-                result = generate_batch(
-                    spec,
-                    vocab.items[spec.word_start : spec.word_end],
-                    language=self.language,
-                    level=self.level,
-                    run_id=self.run_id,
-                    llm=self.llm,
-                    max_tokens=self.settings.max_tokens,
-                    max_split_depth=self.settings.max_split_depth,
-                )
+                if self.llm is None:
+                    offline = self.offline or OfflineGenerator()
+                    result = offline.generate_batch(
+                        spec, words, language=self.language, level=self.level, run_id=self.run_id
+                    )
+                else:
+                    result = generate_batch(
+                        spec,
+                        words,
+                        language=self.language,
+                        level=self.level,
+                        run_id=self.run_id,
+                        llm=self.llm,
+                        max_tokens=self.settings.max_tokens,
+                        max_split_depth=self.settings.max_split_depth,
+                    )
             except Exception as exc:
                 return exc
             with self._lock:
@@ -203,9 +246,19 @@ class LearningItemGenerator:
                 errors[category.value] = LlmInvalidOutput(
                     f"all {dropped[category]} {category.value} items cited words that are not in the list"
                 )
+        for category, items in results.items():
+            results[category] = merge_similar(dedupe_items(items)[0])[0]
         if errors:
             raise GenerationFailed(errors, results) from next(iter(errors.values()))
         return results
+
+    def _check_offline(self, categories: Iterable[Category]) -> None:
+        if self.offline is None:
+            return
+        needing = [c.value for c in categories if c not in OFFLINE_CATEGORIES]
+        if needing or not has_offline_items(self.language):
+            asked = ", ".join(needing) if needing else f"{self.language} items"
+            raise NeedsLlm(f"{asked} need an LLM, and the provider is offline: {offline_note(self.language)}")
 
     def generate_content(
         self,
@@ -218,8 +271,14 @@ class LearningItemGenerator:
         """Stage 2: conversations and stories from `items`, checked against `vocab_items` (the level's list).
 
         Counts default to `settings.content_conversations` / `content_stories`. Raises
-        `havachat.content.ContentGenerationFailed` if a content call fails for good.
+        `havachat.content.ContentGenerationFailed` if a content call fails for good, and `NeedsLlm` when
+        the provider is offline: conversations and stories are always written by an LLM.
         """
+        if self.llm is None:
+            raise NeedsLlm(
+                "conversations and stories need an LLM, and the provider is offline: set ANTHROPIC_API_KEY "
+                "(provider anthropic), or provider bedrock with AWS credentials"
+            )
         vocab = vocabulary(vocab_items, None, self.settings)
         document = generate_content_with_settings(
             list(items),

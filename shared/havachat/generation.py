@@ -14,10 +14,18 @@ from typing import Protocol
 from havachat.batching import Part, split_on_truncation
 from havachat.errors import LlmError, LlmOutputTruncated
 from havachat.ledger import CallUsage, UsageTotals
-from havachat.llm_port import StructuredLlm
+from havachat.llm_port import CacheWarmer, StructuredLlm
 from havachat.models import BatchSpec, Category, LearningItem, Level, Provenance, VocabItem, VocabKind
+from havachat.planning import estimate_tokens, system_prompt_tokens, tool_overhead_tokens
 from havachat.postprocess import dedupe_items, finish_items
-from havachat.prompts import PROMPT_VERSION, build_request, quantity_guidance, words_for_category
+from havachat.prompts import (
+    PROMPT_VERSION,
+    build_request,
+    build_shared_request,
+    min_cacheable_tokens,
+    quantity_guidance,
+    words_for_category,
+)
 
 FOLLOWUP_CATEGORIES = frozenset({Category.PRONUNCIATION, Category.WRITING_SYSTEM, Category.LITERACY})
 """Categories where an item per word makes sense, so a word no item cited is worth one more call."""
@@ -78,6 +86,20 @@ class LlmBatchGenerator:
             coverage_followup=self.coverage_followup,
         )
 
+    def warm(self, words: Sequence[VocabItem], *, language: str, level: Level) -> list[CallUsage]:
+        """Write the cache of the prefix every category call of this chunk shares; returns its usage.
+
+        No call ([]) when the LLM cannot warm a cache or the prefix (tools, system prompt, the chunk's
+        shared block, estimated) is shorter than the model's minimum cacheable length.
+        """
+        if not isinstance(self.llm, CacheWarmer):
+            return []
+        request = build_shared_request(language, level, words)
+        prefix = system_prompt_tokens() + tool_overhead_tokens() + estimate_tokens(request.shared)
+        if prefix < min_cacheable_tokens(self.llm.model):
+            return []
+        return self.llm.warm(request)
+
 
 def generate_batch(
     spec: BatchSpec,
@@ -93,13 +115,15 @@ def generate_batch(
 ) -> BatchResult:
     """Generate the items of one batch; `words` is the batch's chunk of the vocabulary.
 
-    Only the entries the category sees (`words_for_category`: no grammar points outside idiom and
-    pattern) are sent and may be cited. With `coverage_followup`, a category of `FOLLOWUP_CATEGORIES`
-    asks once more about the words no item cited; a failed follow-up keeps the first answer's items.
+    The whole chunk is sent (the same shared block for every category, so it is read from the prompt
+    cache), but only the entries the category may cite (`words_for_category`: no grammar points
+    outside idiom and pattern) are kept as source words. With `coverage_followup`, a category of
+    `FOLLOWUP_CATEGORIES` asks once more about the words no item cited; a failed follow-up keeps the
+    first answer's items.
     """
-    words = words_for_category(spec.category, words)
+    words = list(words)
     provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION)
-    batch = _Batch(spec, language, level, llm, provenance, max_tokens)
+    batch = _Batch(spec, language, level, llm, provenance, max_tokens, chunk_size=len(words))
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
     try:
         _generate_into(result, Part(words, (spec.target_items_min, spec.target_items_max)), batch, max_split_depth)
@@ -108,7 +132,7 @@ def generate_batch(
         failed.usage = [*result.attempts, *(u for u in failed.usage if id(u) not in recorded)]
         raise
     if coverage_followup and spec.category in FOLLOWUP_CATEGORIES:
-        _follow_up(result, words, batch, max_split_depth)
+        _follow_up(result, words_for_category(spec.category, words), batch, max_split_depth)
     result.items, cross_half_duplicates = dedupe_items(result.items)
     result.dropped_duplicates += cross_half_duplicates
     return result
@@ -124,6 +148,7 @@ class _Batch:
     llm: StructuredLlm
     provenance: Provenance
     max_tokens: int
+    chunk_size: int  # a call over fewer words (half a chunk, a follow-up) shares no cached block
 
 
 def _follow_up(result: BatchResult, words: Sequence[VocabItem], batch: _Batch, max_split_depth: int) -> None:
@@ -149,12 +174,21 @@ def _generate_into(result: BatchResult, part: Part[VocabItem], batch: _Batch, ma
         category = batch.spec.category
         low, high = call.targets
         answer = batch.llm.generate(
-            build_request(category, batch.language, batch.level, call.words, low, high, batch.max_tokens)
+            build_request(
+                category,
+                batch.language,
+                batch.level,
+                call.words,
+                low,
+                high,
+                batch.max_tokens,
+                cache_words=len(call.words) == batch.chunk_size,
+            )
         )
         _record(result, answer.attempts)
         finished = finish_items(
             answer.batch,
-            words=call.words,
+            words=words_for_category(category, call.words),
             language=batch.language,
             level=batch.level,
             category=category,

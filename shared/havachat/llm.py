@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anthropic
@@ -76,8 +76,9 @@ _SPEND_LIMIT_ERRORS: tuple[type[anthropic.APIStatusError], ...] = (
 
 
 class InstructorClaude:
-    """One structured call per request: system prefix cached, answer validated as `LearningItemBatch`
-    (`generate`) or as any pydantic model (`generate_structured`, for Stage 2 content).
+    """One structured call per request: prefix cached (system, then the request's `shared` block), answer
+    validated as `LearningItemBatch` (`generate`) or any pydantic model (`generate_structured`, Stage 2);
+    `warm` writes a shared prefix's cache ahead of the calls that read it.
 
     `client` is an `instructor.Instructor` built with `instructor.from_anthropic`, or a raw
     `anthropic.Anthropic` / `anthropic.AnthropicBedrock` client (wrapped here). Thread safe.
@@ -108,17 +109,36 @@ class InstructorClaude:
         value, attempts = self._create(request, response_model)
         return StructuredAnswer(value=value, attempts=attempts)
 
+    def warm(
+        self, request: LlmRequest, response_model: type[pydantic.BaseModel] = LearningItemBatch
+    ) -> list[CallUsage]:
+        """Write the prompt cache of `request`'s shared prefix before the calls that read it.
+
+        The call sends exactly what `generate` / `generate_structured` send up to the second breakpoint
+        (the same tool and tool_choice, system prompt and `shared` block) and stops after one output
+        token: one cache write, the price of one token out. Its usage is returned; errors are raised
+        as for any call.
+        """
+        if not request.shared:
+            raise ValueError("nothing to warm: the request has no shared block")
+        try:
+            _, attempts = self._create(replace(request, user="", max_tokens=1), response_model)
+        except LlmOutputTruncated as stopped:  # the expected end: cut off after its first token
+            return [u for u in stopped.usage if isinstance(u, CallUsage)]
+        return attempts
+
     def _create(self, request: LlmRequest, response_model: type[ModelT]) -> tuple[ModelT, list[CallUsage]]:
         attempts: list[CallUsage] = []
         hooks = self._usage_hooks(attempts)
+        messages: list[Any] = [{"role": "user", "content": _user_content(request)}]  # Anthropic's blocks
         try:
             value = self._client.create(
                 model=self.model,
                 response_model=response_model,
                 max_retries=self.validation_max_retries,
                 max_tokens=request.max_tokens,
-                system=[{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
-                messages=[{"role": "user", "content": request.user}],
+                system=[{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}],
+                messages=messages,
                 hooks=hooks,
             )
         except IncompleteOutputException as exc:
@@ -251,6 +271,19 @@ def make_llm(
         model=settings.model,
         validation_max_retries=settings.validation_max_retries,
     )
+
+
+_EPHEMERAL = {"type": "ephemeral"}
+
+
+def _user_content(request: LlmRequest) -> str | list[dict[str, Any]]:
+    """The user message: the `shared` block as a second cache breakpoint, then the call's own text."""
+    if not request.shared:
+        return request.user
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": request.shared, "cache_control": _EPHEMERAL}]
+    if request.user:
+        blocks.append({"type": "text", "text": request.user})
+    return blocks
 
 
 def _detail(exc: anthropic.APIStatusError) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -15,11 +15,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 @dataclass(frozen=True)
 class LlmRequest:
-    """One structured call: a stable system prefix (cached) and the category's user message."""
+    """One structured call: a stable system prompt (cached), an optional `shared` start of the user
+    message (cached too: what the calls of one chunk share) and the call's own `user` text."""
 
     system: str
     user: str
     max_tokens: int
+    shared: str = ""
 
 
 @dataclass
@@ -45,6 +47,16 @@ class StructuredLlm(Protocol):
     model: str
 
     def generate(self, request: LlmRequest) -> LlmAnswer: ...
+
+
+@runtime_checkable
+class CacheWarmer(Protocol):
+    """An LLM whose prompt cache can be written ahead of the calls that will read it."""
+
+    def warm(self, request: LlmRequest, response_model: type[BaseModel] = LearningItemBatch) -> list[CallUsage]:
+        """Write the cache of `request`'s prefix (the tool of `response_model`, system, `shared`) with a
+        one-token call; returns its usage."""
+        ...
 
 
 class StructuredContentLlm(Protocol):

@@ -81,6 +81,10 @@ class VocabKind(StrEnum):
     GRAMMAR = "grammar"
 
 
+DEFINITION_MARK = "definition_source"
+"""`VocabItem.extra` key set to the dictionary's name on rows whose missing definition Plan filled."""
+
+
 class VocabItem(BaseModel):
     """One row of a vocabulary list after normalisation (NFC, trimmed)."""
 

@@ -35,7 +35,9 @@ from havachat.prompts import (
     PROMPT_VERSION,
     build_user_message,
     max_items_for_tokens,
+    min_cacheable_tokens,
     quantity_guidance,
+    render_instructions,
     render_vocabulary,
     render_word,
     system_prompt,
@@ -328,6 +330,39 @@ def _design_cost(model: str, calls: int, prefix_tokens: int, input_tokens: int, 
     )
 
 
+def batched_cost(plan: RunPlan) -> DesignCost:
+    """This plan's estimated calls, tokens and list-price cost (what `havachat plan` shows, and the cost cap checks).
+
+    The cached figure follows the prompt layout (`havachat.prompts`): a chunk with two or more batches
+    whose shared prefix (tool, system prompt, its vocabulary) reaches the model's minimum cacheable
+    length has it written once by the warm-up (one output token) and read by every category call;
+    any other chunk is paid in full.
+    """
+    price = price_for(plan.model)
+    input_tokens = sum(b.estimated_input_tokens for b in plan.batches)
+    output_tokens = sum(b.estimated_output_tokens for b in plan.batches)
+    instruction = max(estimate_tokens(render_instructions(c, plan.language, plan.level, 9999, 9999)) for c in Category)
+    by_chunk: dict[int, list[int]] = {}
+    for batch in plan.batches:
+        by_chunk.setdefault(batch.chunk_index, []).append(batch.estimated_input_tokens)
+    cached = output_tokens * price.output
+    for inputs in by_chunk.values():
+        shared = min(inputs) - instruction
+        if len(inputs) >= 2 and shared >= min_cacheable_tokens(plan.model):
+            cached += shared * price.cache_write + price.output  # the warm-up
+            cached += len(inputs) * shared * price.cache_read + (sum(inputs) - len(inputs) * shared) * price.input
+        else:
+            cached += sum(inputs) * price.input
+    return DesignCost(
+        calls=len(plan.batches),
+        system_prompt_tokens=system_prompt_tokens() * len(plan.batches),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=round((input_tokens * price.input + output_tokens * price.output) / 1e6, 6),
+        cost_usd_cached=round(cached / 1e6 if plan.batches else 0.0, 6),
+    )
+
+
 def compare_designs(plan: RunPlan, vocab: VocabList) -> DesignComparison:
     """One call per word versus this plan, in estimated calls, tokens and list-price cost.
 
@@ -336,9 +371,8 @@ def compare_designs(plan: RunPlan, vocab: VocabList) -> DesignComparison:
     every per-word call returns at least one item.
     """
     prefix = system_prompt_tokens() + tool_overhead_tokens()
-    batched_input = sum(b.estimated_input_tokens for b in plan.batches)
-    batched_output = sum(b.estimated_output_tokens for b in plan.batches)
-    batched = _design_cost(plan.model, len(plan.batches), prefix, batched_input, batched_output)
+    batched = batched_cost(plan)
+    batched_output = batched.output_tokens
 
     categories = sorted({b.category for b in plan.batches}) or list(Category)
     per_word_input = sum(

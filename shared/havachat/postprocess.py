@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pydantic import BaseModel, Field
 
@@ -161,6 +162,35 @@ def title_words(title: str) -> frozenset[str]:
     return frozenset(w for w in words if w not in _TITLE_STOPWORDS)
 
 
+_KEYED_CATEGORIES = frozenset({Category.PRONUNCIATION, Category.WRITING_SYSTEM})
+_HAN_CHARACTER = re.compile(r"[\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(r"[\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_READING_WORDS = frozenset("change changes heteronym heteronyms pronounced read reading readings sandhi".split())  # noqa: SIM905
+MAX_MERGED_SOURCE_WORDS = 24
+"""The most source words an item keeps when items about the same feature are merged into it."""
+
+
+def feature_key(category: Category, title: str, source_words: Iterable[str]) -> str | None:
+    """What a pronunciation or writing-system item teaches, read from its title (None for other categories).
+
+    The character, when the title names exactly one (a writing-system item, or a pronunciation item
+    about a reading or a tone change: `The character 人 in 人们`, `Tone change of 不`); otherwise the
+    sound pattern, the title's words in Latin letters and single characters without the item's own
+    source words (`Third-tone sandhi in 你好`: third, tone, sandhi), when at least two are left.
+    """
+    if category not in _KEYED_CATEGORIES:
+        return None
+    words = title_words(title)
+    characters = sorted(w for w in words if len(w) == 1 and _HAN_CHARACTER.match(w))
+    if len(characters) == 1 and (category is Category.WRITING_SYSTEM or words & _READING_WORDS):
+        return f"{category.value}:{characters[0]}"
+    cited = {normalise_text(w) for w in source_words}
+    pattern = sorted(w for w in words if w not in cited and not _CJK.search(w))
+    if len(pattern) < 2:
+        return None
+    return f"{category.value}:{' '.join([*pattern, *(c for c in characters if c not in cited)])}"
+
+
 @dataclass(frozen=True)
 class Feature:
     """What identifies the feature an item teaches: its category, title and source words."""
@@ -177,12 +207,20 @@ class Feature:
     def title_key(self) -> str:
         return normalise_text(self.title)
 
+    @cached_property
+    def key(self) -> str | None:
+        """`feature_key`: items with the same key teach the same feature, whatever their words."""
+        return feature_key(self.category, self.title, self.source_words)
+
     def same_as(self, other: Feature) -> bool:
-        """Same category and the same normalised title, or titles mostly sharing words and a source word."""
+        """Same category and the same normalised title or feature key, or (unless both have different keys)
+        titles mostly sharing words and a source word."""
         if self.category is not other.category:
             return False
-        if self.title_key == other.title_key:
+        if self.title_key == other.title_key or (self.key is not None and self.key == other.key):
             return True
+        if self.key is not None and other.key is not None:  # two different features, however alike the titles
+            return False
         mine, theirs = title_words(self.title), title_words(other.title)
         if not mine or not theirs or not self.source_words & other.source_words:
             return False
@@ -190,16 +228,20 @@ class Feature:
 
 
 class FeatureIndex:
-    """Finds an earlier feature that a new one matches, by exact title or through a shared source word."""
+    """Finds an earlier feature that a new one matches, by exact title, by feature key or through a shared
+    source word."""
 
     def __init__(self) -> None:
         self._by_title: dict[tuple[Category, str], str] = {}
+        self._by_key: dict[str, str] = {}
         self._by_word: dict[tuple[Category, str], list[str]] = {}
         self._features: dict[str, Feature] = {}
 
     def add(self, key: str, feature: Feature) -> None:
         self._features[key] = feature
         self._by_title.setdefault((feature.category, feature.title_key), key)
+        if feature.key is not None:
+            self._by_key.setdefault(feature.key, key)
         for word in feature.source_words:
             keys = self._by_word.setdefault((feature.category, word), [])
             if key not in keys:
@@ -207,6 +249,8 @@ class FeatureIndex:
 
     def find(self, feature: Feature) -> str | None:
         exact = self._by_title.get((feature.category, feature.title_key))
+        if exact is None and feature.key is not None:
+            exact = self._by_key.get(feature.key)
         if exact is not None:
             return exact
         for word in sorted(feature.source_words):
@@ -217,7 +261,8 @@ class FeatureIndex:
 
 
 def merge_into(kept: LearningItem, other: LearningItem) -> LearningItem:
-    """`kept` with `other`'s source words added and its examples, up to three distinct ones in all."""
+    """`kept` with `other`'s source words added (up to `MAX_MERGED_SOURCE_WORDS`) and its examples, up to
+    three distinct ones in all."""
     examples = list(kept.examples)
     seen = {normalise_text(e.text) for e in examples}
     for example in other.examples:
@@ -232,11 +277,13 @@ def merge_into(kept: LearningItem, other: LearningItem) -> LearningItem:
         if index is not None and all(f.example != index for f in flags):
             flags.append(flag.model_copy(update={"example": index}))
     words = list(dict.fromkeys([*kept.source_words, *other.source_words]))
+    words = words[: max(len(kept.source_words), MAX_MERGED_SOURCE_WORDS)]
     return kept.model_copy(update={"source_words": words, "examples": examples, "reading_flags": flags})
 
 
 def merge_similar(items: Iterable[LearningItem]) -> tuple[list[LearningItem], int]:
-    """Items about the same feature (`Feature.same_as`) merged into the first; returns them and the merge count."""
+    """Items about the same feature (`Feature.same_as`, `feature_key`) merged into the first, in one pass over
+    dictionaries; returns them and the merge count."""
     kept: dict[str, LearningItem] = {}
     index = FeatureIndex()
     merged = 0

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
         default=False, description="ask once more about the words no item cited (pronunciation, writing, literacy)"
     )
     anthropic_secret_name: str | None = Field(default=None, description="Secrets Manager name of the API key")
+    max_run_cost_usd: float = Field(
+        default=0.0, ge=0, description="a run's cost cap in USD (Plan refuses an estimate over it); 0 = none"
+    )
     aws_region: str | None = None
 
     # Planning
@@ -61,6 +65,9 @@ class Settings(BaseSettings):
     content_token_budget: int = Field(
         default=40_000, ge=2_000, description="estimated input+output tokens per content call (items, vocab, answer)"
     )
+
+    # Local runs (the `havachat` CLI): where the embedded AWS keeps its state between runs
+    home: Path | None = Field(default=None, description="HAVACHAT_HOME; default: the per-user data directory")
 
 
 def resolve_provider(settings: Settings, environ: Mapping[str, str] | None = None) -> Settings:

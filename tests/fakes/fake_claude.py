@@ -20,6 +20,7 @@ Faults are scripted; each scripted entry answers one request, in order, before n
     fake.script(answer=[{...item...}])                      # a custom tool input (list of items or dict)
     fake.script(error=httpx2.ConnectError("down"))          # a transport error
     fake.script(invalid=True, match="Category: cultural")   # only a request whose prompt contains this
+    fake.script(status=529, warm_up=True)                   # only a prompt-cache warm-up request
 
 Faults that need a real socket (`serve()` only; in-process they become the matching httpx2 error):
 
@@ -32,15 +33,23 @@ A header given as None is left out: `headers={"retry-after": "1", "retry-after-m
 makes the SDK wait the standard `retry-after` second. `arrivals` holds each request's
 `time.monotonic()` arrival, in the order of `requests`.
 
-Usage model: tokens ~ ASCII characters / 4 plus one per other character. When a system block
-carries `cache_control`, the prefix (tools + system) is written to the cache on the first
-request with that prefix and model (`cache_creation_input_tokens`) and read on later ones
-(`cache_read_input_tokens`); the messages are `input_tokens`. `min_cache_tokens` mimics the
-API's minimum cacheable prefix (1024 for Sonnet); it is 0 by default so small test prompts cache.
+Usage model: tokens ~ ASCII characters / 4 plus one per other character, counted per block
+(each tool, each system block, each message block). Prompt caching as the API does it: the prompt
+is tools -> system -> messages, and every block carrying `cache_control` is a breakpoint whose
+cache key is the model plus the exact bytes of every block up to it (plus `tool_choice` for a
+breakpoint in the messages: changing it invalidates message-level cache). A request reads the
+longest live prefix (`cache_read_input_tokens`), writes the rest up to its last breakpoint
+(`cache_creation_input_tokens`) and pays the remainder as `input_tokens`. A prefix shorter than
+`min_cache_tokens` is never cached (0 by default so small test prompts cache; None = the model's
+minimum, `havachat.prompts.min_cacheable_tokens`). An entry becomes readable only once the request
+that wrote it is answered: requests in flight together each write it.
+An answer longer than `max_tokens` is cut off there (`stop_reason` "max_tokens").
 
 Thread safe: Step Functions' Map runs batches in parallel threads against one fake.
 `requests` holds every request body received (scripted or not), `usages` the usage of every
-200 answer, in arrival order.
+200 answer, in arrival order. Prompt-cache warm-ups (a prompt that ends at its last cache
+breakpoint, `max_tokens` 1: see `havachat.pipeline.warm`) are kept apart in `warm_ups` and
+`warm_up_usages`, and take only the scripted entries made with `warm_up=True`.
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ import httpx2
 
 _VOCAB_BLOCK = re.compile(r"^<vocabulary>[ \t]*\n(.*?)^</vocabulary>[ \t]*$", re.S | re.M)
 _TARGET_LINE = re.compile(r"Write between (\d+) and (\d+) items\.")
+_NO_GRAMMAR = 'Entries of kind "grammar" are for other categories'
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -96,6 +106,7 @@ class Scripted:
     match: str | None = None
     delay: float = 0.0
     reset: bool = False
+    warm_up: bool = False
 
 
 class ConnectionReset(httpx2.ReadError):
@@ -105,12 +116,14 @@ class ConnectionReset(httpx2.ReadError):
 class FakeClaude:
     """A scriptable stand-in for `POST /v1/messages`; use as an `httpx2.MockTransport` handler."""
 
-    def __init__(self, *, min_cache_tokens: int = 0, latency_s: float = 0.0) -> None:
+    def __init__(self, *, min_cache_tokens: int | None = 0, latency_s: float = 0.0) -> None:
         self.min_cache_tokens = min_cache_tokens
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
         self.arrivals: list[float] = []
         self.usages: list[dict[str, int]] = []
+        self.warm_ups: list[dict[str, Any]] = []
+        self.warm_up_usages: list[dict[str, int]] = []
         self._script: list[Scripted] = []
         self._cached_prefixes: set[str] = set()
         self._lock = threading.Lock()
@@ -186,6 +199,7 @@ class FakeClaude:
         match: str | None = None,
         delay: float = 0.0,
         reset: bool = False,
+        warm_up: bool = False,
         times: int = 1,
     ) -> FakeClaude:
         """Queue `times` scripted answers; returns self so calls chain.
@@ -197,8 +211,9 @@ class FakeClaude:
         match: only a request whose system or user text contains this string takes the entry.
         delay: seconds to sleep before answering (longer than the client's timeout: a stalled answer).
         reset: reset the connection instead of answering.
+        warm_up: the entry answers a prompt-cache warm-up request instead of a normal one.
         """
-        entry = Scripted(status, headers or {}, body, invalid, truncated, answer, error, match, delay, reset)
+        entry = Scripted(status, headers or {}, body, invalid, truncated, answer, error, match, delay, reset, warm_up)
         with self._lock:
             self._script.extend(Scripted(**vars(entry)) for _ in range(times))
         return self
@@ -220,15 +235,21 @@ class FakeClaude:
     def handle(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         prompt = _system_text(body) + "\n" + _user_text(body)
+        warm_up = is_warm_up(body)
         with self._lock:
-            self.requests.append(body)
-            self.arrivals.append(time.monotonic())
-            entry = next((s for s in self._script if s.match is None or s.match in prompt), None)
+            if warm_up:
+                self.warm_ups.append(body)
+            else:
+                self.requests.append(body)
+                self.arrivals.append(time.monotonic())
+            entry = next(
+                (s for s in self._script if s.warm_up == warm_up and (s.match is None or s.match in prompt)), None
+            )
             if entry is not None:
                 self._script.remove(entry)
         entry = entry or Scripted()
-        if entry.delay or self.latency_s:
-            time.sleep(entry.delay or self.latency_s)
+        if entry.delay:
+            time.sleep(entry.delay)
         if entry.reset:
             raise ConnectionReset("connection reset by peer (scripted)")
         if entry.error is not None:
@@ -250,6 +271,8 @@ class FakeClaude:
         tool_name = (body.get("tool_choice") or {}).get("name") or tools[0]["name"]
         user = _user_text(body)
         words = _vocabulary(user)
+        if _NO_GRAMMAR in user:  # as Claude follows the instruction: grammar points are not cited
+            words = [w for w in words if w.get("kind") != "grammar"] or words
         stop_reason = "tool_use"
         if entry.answer is not None:
             tool_input = entry.answer if isinstance(entry.answer, dict) else {"items": entry.answer}
@@ -267,11 +290,20 @@ class FakeClaude:
                 stop_reason = "max_tokens"
                 items = [{"title": items[0]["title"], "explanation": items[0]["explanation"][:10]}]
             tool_input = {"items": items}
-        usage = self._usage(body, tool_input, truncated=stop_reason == "max_tokens")
+        if stop_reason != "max_tokens" and estimate_tokens(json.dumps(tool_input, ensure_ascii=False)) > int(
+            body.get("max_tokens") or 0
+        ):
+            stop_reason = "max_tokens"  # longer than max_tokens: cut off, as the API does
+            tool_input = {}
+        written: list[str] = []
+        usage = self._usage(body, tool_input, truncated=stop_reason == "max_tokens", written=written)
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self._lock:
+            self._cached_prefixes.update(written)  # readable from now on: this answer is out
             self._ids += 1
             message_id = f"msg_fake_{self._ids:06d}"
-            self.usages.append(usage)
+            (self.warm_up_usages if is_warm_up(body) else self.usages).append(usage)
         message = {
             "id": message_id,
             "type": "message",
@@ -284,39 +316,77 @@ class FakeClaude:
         }
         return httpx2.Response(200, headers={"request-id": f"req_{message_id}"}, json=message)
 
-    def _cache_lookup(self, key: str) -> bool:
-        """Whether a request with this cacheable prefix reads the cache (else it writes it). Called under the lock.
+    def _cache_lookup(self, key: str, written: list[str]) -> bool:
+        """Whether a request reads this prefix's cache entry; on a miss it writes it (`written`). Under the lock.
 
-        Here the first request writes and every later one reads; `bench.fake_anthropic` adds time (TTL, and a
-        write becoming visible only when its answer starts).
+        Here an entry is readable once the request that wrote it is answered (`_answer` publishes
+        `written`); `bench.fake_anthropic` replaces this with time: TTL, visible after the first token.
         """
-        hit = key in self._cached_prefixes
-        self._cached_prefixes.add(key)
-        return hit
+        if key in self._cached_prefixes:
+            return True
+        written.append(key)
+        return False
 
-    def _usage(self, body: dict[str, Any], tool_input: Any, *, truncated: bool) -> dict[str, int]:
-        system = body.get("system") or []
-        prefix = json.dumps([body.get("tools"), system], sort_keys=True, ensure_ascii=False)
-        prefix_tokens = estimate_tokens(prefix)
-        input_tokens = estimate_tokens(json.dumps(body.get("messages"), ensure_ascii=False))
-        cache_write = cache_read = 0
-        cacheable = isinstance(system, list) and any("cache_control" in block for block in system)
-        if cacheable and prefix_tokens >= self.min_cache_tokens:
-            key = hashlib.sha256(f"{body.get('model')}\x00{prefix}".encode()).hexdigest()
-            with self._lock:
-                hit = self._cache_lookup(key)
-            cache_read, cache_write = (prefix_tokens, 0) if hit else (0, prefix_tokens)
-        else:
-            input_tokens += prefix_tokens
+    def _usage(self, body: dict[str, Any], tool_input: Any, *, truncated: bool, written: list[str]) -> dict[str, int]:
+        blocks = _prompt_blocks(body)
+        minimum = self.min_cache_tokens
+        if minimum is None:
+            from havachat.prompts import min_cacheable_tokens  # here: the bench runs baseline code that lacks it
+
+            minimum = min_cacheable_tokens(str(body.get("model", "")))
+        prefix_tokens = 0
+        breakpoints: list[tuple[str, int]] = []  # (cache key, prefix tokens) of each cacheable breakpoint
+        digest = hashlib.sha256(str(body.get("model")).encode())
+        for text, breakpoint, in_messages in blocks:
+            prefix_tokens += estimate_tokens(text)
+            digest.update(b"\x00" + text.encode())
+            if breakpoint and prefix_tokens >= minimum:
+                key = digest.copy()
+                if in_messages:
+                    key.update(json.dumps(body.get("tool_choice"), sort_keys=True).encode())
+                breakpoints.append((key.hexdigest(), prefix_tokens))
+        with self._lock:
+            hits = [tokens for key, tokens in breakpoints if self._cache_lookup(key, written)]
+        cache_read = max(hits, default=0)
+        cache_write = max(0, max((tokens for _, tokens in breakpoints), default=0) - cache_read)
         output_tokens = estimate_tokens(json.dumps(tool_input, ensure_ascii=False))
         if truncated:
             output_tokens = int(body.get("max_tokens", output_tokens))
         return {
-            "input_tokens": input_tokens,
+            "input_tokens": prefix_tokens - cache_read - cache_write,
             "output_tokens": output_tokens,
             "cache_creation_input_tokens": cache_write,
             "cache_read_input_tokens": cache_read,
         }
+
+
+def is_warm_up(body: dict[str, Any]) -> bool:
+    """A prompt-cache warm-up: one output token asked for a prompt that ends at a cache breakpoint."""
+    messages = body.get("messages") or [{}]
+    content = messages[-1].get("content")
+    ends_at_breakpoint = isinstance(content, list) and bool(content) and "cache_control" in content[-1]
+    return ends_at_breakpoint and body.get("max_tokens") == 1
+
+
+def _prompt_blocks(body: dict[str, Any]) -> list[tuple[str, bool, bool]]:
+    """The prompt in the API's order (tools, system, messages) as (exact text, is a breakpoint, in messages)."""
+
+    def text(block: Any) -> str:
+        plain = {k: v for k, v in block.items() if k != "cache_control"} if isinstance(block, dict) else block
+        return json.dumps(plain, sort_keys=True, ensure_ascii=False)
+
+    def marked(block: Any) -> bool:
+        return isinstance(block, dict) and "cache_control" in block
+
+    blocks = [(text(tool), marked(tool), False) for tool in body.get("tools") or []]
+    system = body.get("system") or []
+    for block in [system] if isinstance(system, str) else system:
+        blocks.append((text(block), marked(block), False))
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        for block in [content] if isinstance(content, str) else content or []:
+            blocks.append((message.get("role", "") + ":" + text(block), marked(block), True))
+    return blocks
 
 
 class _LoopbackServer(ThreadingHTTPServer):

@@ -217,6 +217,15 @@ class MemoryRuns:
             _check_item_size(row)
         return True
 
+    def add_spend(self, run_id: str, cost_usd: float) -> float:
+        """`DynamoRuns.add_spend`: an atomic add to an existing run's `spent_usd` (a missing run is an error)."""
+        with self._lock:
+            row = self._rows.get(run_id)
+            if row is None:
+                raise KeyError(f"no run {run_id}: the conditional update fails")
+            row["spent_usd"] = _dynamo_value(row.get("spent_usd", 0) + cost_usd)
+            return float(row["spent_usd"])
+
     def update(self, run_id: str, **fields: Any) -> None:
         """Set the given attributes, None values left out (an upsert, as `UpdateItem` is)."""
         values = _dynamo_value({k: v for k, v in fields.items() if v is not None})

@@ -1,10 +1,14 @@
-"""Plan and Finalize make no LLM call: importing them must not load the LLM stack (~2 s) nor the X-Ray SDK."""
+"""Cold start stays lean: Plan and Finalize make no LLM call, so importing them must not load the LLM stack
+(~2 s) nor the X-Ray SDK; and no handler loads a dictionary at import (each loads on first use)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -12,27 +16,51 @@ from tests.helpers import ROOT
 
 _PROBE = """
 import importlib.util, json, sys
+opened = []
+def note_data_file(event, args):
+    if event == "open" and isinstance(args[0], str) and "/havachat/languages/data/" in args[0]:
+        opened.append(args[0])
+sys.addaudithook(note_data_file)
 spec = importlib.util.spec_from_file_location("handler_under_test", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = module
 spec.loader.exec_module(module)
-heavy = ("anthropic", "instructor", "openai", "httpx2", "aws_xray_sdk")
-print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+watched = ("anthropic", "instructor", "openai", "httpx2", "aws_xray_sdk", *json.loads(sys.argv[2]))
+print(json.dumps({"modules": sorted(m for m in watched if m in sys.modules), "opened": opened}))
 """
+LLM_AND_XRAY = {"anthropic", "instructor", "openai", "httpx2", "aws_xray_sdk"}
 
 
-def _heavy_modules_imported_by(function: str) -> list[str]:
-    """The LLM-stack and X-Ray modules that importing `functions/<function>/app.py` loads, in a fresh interpreter."""
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def dictionary_modules() -> list[str]:
+    """The top-level modules of pyproject's `readings` extra (pypinyin, SudachiPy and its dictionary, ...)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    wanted = {_canonical(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]) for requirement in extras["readings"]}
+    by_module = importlib.metadata.packages_distributions()
+    return sorted(m for m, dists in by_module.items() if any(_canonical(d) in wanted for d in dists))
+
+
+def _imported_by(function: str) -> tuple[set[str], list[str]]:
+    """What importing `functions/<function>/app.py` loads in a fresh interpreter: the LLM-stack, X-Ray and
+    dictionary modules, and the files of havachat's own dictionaries (havachat/languages/data) it opens."""
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(ROOT / "functions" / function / "app.py")],
+        [sys.executable, "-c", _PROBE, str(ROOT / "functions" / function / "app.py"), json.dumps(dictionary_modules())],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
         env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1"},
     )
-    modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
-    return modules
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return set(found["modules"]), found["opened"]
+
+
+def _heavy_modules_imported_by(function: str) -> list[str]:
+    """The LLM-stack and X-Ray modules that importing `functions/<function>/app.py` loads."""
+    return sorted(_imported_by(function)[0] & LLM_AND_XRAY)
 
 
 @pytest.mark.parametrize("function", ["plan", "finalize"])
@@ -42,3 +70,13 @@ def test_light_handlers_do_not_import_the_llm_stack(function: str) -> None:
 
 def test_generate_batch_does_import_them() -> None:
     assert {"anthropic", "aws_xray_sdk"} <= set(_heavy_modules_imported_by("generate_batch"))
+
+
+def test_the_guard_knows_the_dictionaries() -> None:
+    assert {"pypinyin", "sudachipy", "sudachidict_small", "pykakasi", "korean_romanizer"} <= set(dictionary_modules())
+
+
+@pytest.mark.parametrize("function", ["plan", "finalize", "generate_batch", "content"])
+def test_no_handler_loads_a_dictionary_at_import(function: str) -> None:
+    modules, opened = _imported_by(function)
+    assert sorted(modules & set(dictionary_modules())) == [] and opened == []

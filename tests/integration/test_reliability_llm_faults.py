@@ -221,7 +221,7 @@ def test_an_answer_invalid_on_every_attempt_fails_its_batch_and_its_tokens_are_c
     assert [b.error_type for b in summary.failed_batches] == ["LlmInvalidOutput"]
     wasted = summary.usage_by_category["cultural"]
     assert wasted.attempts == 2 and wasted.input_tokens > 0 and wasted.output_tokens > 0 and wasted.cost_usd > 0
-    assert summary.usage.attempts == len(fake.requests)
+    assert summary.usage.attempts == len(fake.requests) + len(fake.warm_ups)  # the cache warm-up costs too
 
 
 def test_an_answer_cut_off_at_max_tokens_is_split_and_the_cut_off_tokens_are_counted(
@@ -327,7 +327,7 @@ def test_vocabulary_that_tries_to_instruct_the_model_stays_data(
     # Then the instruction only ever reached the model inside the delimited vocabulary block
     for body in fake.requests:
         system = "".join(block["text"] for block in body["system"])
-        user = body["messages"][0]["content"]
+        user = "\n".join(block["text"] for block in body["messages"][0]["content"])
         assert INJECTION not in system
         block = user.split("<vocabulary>\n", 1)[1].split("\n</vocabulary>", 1)
         assert INJECTION not in block[1] and user.count("</vocabulary>") == 1

@@ -33,12 +33,14 @@ def test_a_clean_run_from_upload_to_items_and_completion_event(local: LocalPipel
         result = local.run_file(HSK1, language="zh", level="HSK1")
         events = drain()
 
-    # Then the execution succeeded with nine batches, one call each
+    # Then the execution succeeded with nine batches, one call each, after one prompt-cache warm-up
     assert result.execution_status == "SUCCEEDED", result.execution_cause
     summary = result.summary
     assert summary is not None and summary.status is RunStatus.SUCCEEDED
     assert summary.batch_count == 9 and summary.succeeded_batches == 9 and summary.failed_batches == []
-    assert len(fake_claude.requests) == 9
+    assert len(fake_claude.requests) == 9 and len(fake_claude.warm_ups) == 1
+    # every batch reads the chunk's prefix the warm-up wrote, none writes it again
+    assert all(u["cache_creation_input_tokens"] == 0 < u["cache_read_input_tokens"] for u in fake_claude.usages)
     assert sorted(p.batch_id for p in progress) == sorted(f"{c}-0000" for c in summary.counts_by_category)
     assert max(p.done for p in progress) == 9 and {p.total for p in progress} == {9}
 
@@ -50,7 +52,11 @@ def test_a_clean_run_from_upload_to_items_and_completion_event(local: LocalPipel
     assert all(item.provenance.run_id == summary.run_id for item in items)
 
     # And usage adds up and the completion event reached the bus (captured by a rule into SQS)
-    assert summary.usage.calls == 9 and summary.usage.input_tokens > 0 and summary.cost_usd > 0
+    assert summary.usage.calls == 10 and summary.usage.input_tokens > 0 and summary.cost_usd > 0
+    assert (
+        summary.usage_by_category["cache_warm"].cache_write_tokens
+        == fake_claude.warm_up_usages[0]["cache_creation_input_tokens"]
+    )
     assert [e["detail-type"] for e in events] == ["LearningItemsGenerated"]
     detail = events[0]["detail"]
     assert detail["run_id"] == summary.run_id and detail["status"] == "SUCCEEDED"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from havachat.api import GenerationFailed, LearningItemGenerator
+from havachat.api import GenerationFailed, LearningItemGenerator, NeedsLlm
 from havachat.errors import InvalidVocabFile, LlmInvalidOutput, LlmRequestRejected, MissingCredentials
 from havachat.llm import InstructorClaude
 from havachat.models import Category, LearningItem, ReadingStatus, VocabItem, VocabKind
@@ -195,20 +195,21 @@ def test_grammar_items_are_validated_like_words() -> None:
     assert "grammar item 2" in str(raised.value)
 
 
-def test_grammar_items_reach_idiom_and_pattern_calls_only() -> None:
+def test_grammar_items_are_shown_to_every_call_and_cited_by_idiom_and_pattern_only() -> None:
+    # Every category of a chunk gets the same (cached) vocabulary block; only idiom and pattern may cite grammar.
     fake = FakeClaude()
     grammar = ["是…的", VocabItem(word="太…了", definition="too ...")]
 
     results = _generator(fake).generate_all(WORDS, grammar_items=grammar)
 
     for body in fake.requests:
-        sent = _vocabulary_sent(body)
-        kinds = {w["word"]: w.get("kind", "word") for w in sent}
-        text = _user_text(body)
-        if "Category: idiom" in text or "Category: pattern" in text:
-            assert kinds["是…的"] == kinds["太…了"] == VocabKind.GRAMMAR.value
-        else:
-            assert "是…的" not in kinds and "太…了" not in kinds
+        kinds = {w["word"]: w.get("kind", "word") for w in _vocabulary_sent(body)}
+        assert kinds["是…的"] == kinds["太…了"] == VocabKind.GRAMMAR.value
+    cited = {c: {w for item in items for w in item.source_words} for c, items in results.items()}
+    assert cited[Category.PATTERN] & {"是…的", "太…了"}
+    assert all(
+        not words & {"是…的", "太…了"} for c, words in cited.items() if c not in (Category.IDIOM, Category.PATTERN)
+    )
     assert results[Category.PATTERN] and results[Category.PRONUNCIATION]
 
 
@@ -237,3 +238,41 @@ def test_importing_the_api_does_not_import_the_llm_stack() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
 
     assert done.stdout.strip() == "[]"
+
+
+def test_the_offline_provider_writes_pronunciation_and_writing_items_without_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HAVACHAT_PROVIDER", "offline")
+    words = [
+        VocabItem(word="不", romanization="bù", definition="not"),
+        VocabItem(word="是", romanization="shì", definition="to be", pos="v"),
+        VocabItem(word="好", romanization="hǎo", definition="good", pos="adj"),
+        VocabItem(word="电脑", romanization="diànnǎo", definition="computer"),
+        VocabItem(word="电视", romanization="diànshì", definition="television"),
+    ]
+
+    generator = LearningItemGenerator(language="zh", level="HSK1", settings=Settings(), run_id="offline-test")
+    everything = generator.generate_all(words)
+
+    assert generator.llm is None and set(everything) == {Category.PRONUNCIATION, Category.WRITING_SYSTEM}
+    titles = [i.title for i in everything[Category.PRONUNCIATION]]
+    assert "Tone change of 不: bú before a fourth tone" in titles
+    assert [i.title for i in everything[Category.WRITING_SYSTEM]] == ["The character 电 (diàn)"]
+    assert {i.provenance.generator for items in everything.values() for i in items} == {"offline"}
+    assert generator.usage.run_total.calls == 0
+
+
+def test_offline_categories_and_content_that_need_an_llm_say_so() -> None:
+    generator = LearningItemGenerator(language="es", level="A1", provider="offline")
+
+    with pytest.raises(NeedsLlm, match="idiom need an LLM"):
+        generator.generate_idiom_items(["hola"])
+    with pytest.raises(NeedsLlm, match="conversations and stories need an LLM"):
+        generator.generate_content([], ["hola"])
+    with pytest.raises(NeedsLlm, match="no items for fr"):
+        LearningItemGenerator(language="fr", level="A1", provider="offline").generate_pronunciation_items(["bonjour"])
+    words = [VocabItem(word=w, definition=d) for w, d in (("café", "coffee"), ("también", "also"), ("hola", "hi"))]
+    assert [i.source_words for i in generator.generate_writing_system_items(words)] == [["café", "también"]]

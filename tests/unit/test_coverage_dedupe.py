@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from havachat.generation import generate_batch
 from havachat.llm import InstructorClaude
 from havachat.models import (
@@ -21,7 +23,7 @@ from havachat.models import (
     item_id,
 )
 from havachat.planning import plan_run
-from havachat.postprocess import coverage, match_catalog, merge_similar
+from havachat.postprocess import MAX_MERGED_SOURCE_WORDS, coverage, feature_key, match_catalog, merge_similar
 from tests.fakes.fake_claude import FakeClaude
 
 WORDS = [
@@ -82,17 +84,62 @@ def test_items_about_the_same_feature_are_merged_with_their_words_and_examples()
     assert [e.text for e in merged[0].examples] == ["a", "b", "c"]
 
 
-def test_titles_saying_the_same_with_a_shared_word_merge_and_examples_stay_at_three() -> None:
+def test_titles_saying_the_same_merge_across_chunks_and_examples_stay_at_three() -> None:
     flag = ReadingFlag(example=1, text="d", given="x", expected="y", status=ReadingStatus.MISMATCH)
     a = _item("Third-tone sandhi in 你好", ["你好"], ["a", "b"])
     b = _item("你好 third tone sandhi", ["你好", "是"], ["c", "d"]).model_copy(update={"reading_flags": [flag]})
-    c = _item("Third tone sandhi: 你好", ["不"], ["e", "f"])  # no shared source word
+    c = _item("Third tone sandhi: 很好", ["不"], ["e", "f"])  # another chunk: no shared source word
+    other_category = _item("Third tone sandhi: 很好", ["一"], ["g", "h"], Category.IDIOM)
 
-    merged, count = merge_similar([a, b, c])
+    merged, count = merge_similar([a, b, c, other_category])
 
-    assert count == 1 and len(merged) == 2
-    assert merged[0].source_words == ["你好", "是"] and [e.text for e in merged[0].examples] == ["a", "b", "c"]
+    assert count == 2 and len(merged) == 2
+    assert merged[0].source_words == ["你好", "是", "不"] and [e.text for e in merged[0].examples] == ["a", "b", "c"]
     assert merged[0].reading_flags == [], "the flagged example was not kept"
+
+
+@pytest.mark.parametrize(
+    ("category", "title", "words", "key"),
+    [
+        (Category.WRITING_SYSTEM, "The character 人 in 人们, 工人", ["人们", "工人"], "writing_system:人"),
+        (Category.WRITING_SYSTEM, "Stroke order of 人", ["人"], "writing_system:人"),
+        (Category.PRONUNCIATION, "行 has two readings: xíng / háng", ["行", "银行"], "pronunciation:行"),
+        (Category.PRONUNCIATION, "Tone change of 不 before a fourth tone", ["不"], "pronunciation:不"),
+        (Category.PRONUNCIATION, "Third-tone sandhi in 你好", ["你好"], "pronunciation:sandhi third tone"),
+        (Category.PRONUNCIATION, "Neutral-tone ending 子 (zi)", ["杯子"], "pronunciation:ending neutral tone zi 子"),
+        (Category.WRITING_SYSTEM, "Radicals 氵 and 冫", ["没"], None),  # two characters: which one?
+        (Category.PRONUNCIATION, "Tones of 你好", ["你好"], None),  # one word: too little to tell features apart
+        (Category.PATTERN, "Measure word 个 with 人", ["个", "人"], None),  # only pronunciation and writing
+    ],
+)
+def test_the_feature_key_names_the_character_or_the_sound_pattern(
+    category: Category, title: str, words: list[str], key: str | None
+) -> None:
+    assert feature_key(category, title, words) == key
+
+
+def test_one_item_per_character_or_heteronym_however_many_chunks_and_both_reading_orders() -> None:
+    chunks = [
+        _item("The character 人 in 人们, 工人", ["人们", "工人"], ["a", "b"], Category.WRITING_SYSTEM),
+        _item("行 has two readings: xíng / háng", ["行", "银行"], ["c", "d"]),
+        _item("The character 人 in 大人, 人口", ["大人", "人口"], ["e", "f"], Category.WRITING_SYSTEM, run="r1"),
+        _item("行 has two readings: háng / xíng", ["行业", "不行"], ["g", "h"]),
+        _item("The character 大 in 大人, 大学", ["大人", "大学"], ["i", "j"], Category.WRITING_SYSTEM),
+        _item("长 has two readings: cháng / zhǎng", ["行长", "长城"], ["k", "l"]),
+        *(_item(f"The character 人 in chunk {n}", [f"w{n}a", f"w{n}b"], ["m", "n"], Category.WRITING_SYSTEM)
+          for n in range(30)),
+    ]  # fmt: skip
+
+    merged, count = merge_similar(chunks)
+
+    assert [i.title for i in merged] == [
+        "The character 人 in 人们, 工人", "行 has two readings: xíng / háng", "The character 大 in 大人, 大学",
+        "长 has two readings: cháng / zhǎng",
+    ]  # fmt: skip
+    assert count == 32
+    assert merged[0].source_words[:4] == ["人们", "工人", "大人", "人口"]
+    assert len(merged[0].source_words) == MAX_MERGED_SOURCE_WORDS, "a merged item cites a bounded number of words"
+    assert merged[1].source_words == ["行", "银行", "行业", "不行"]
 
 
 def test_a_later_run_reuses_the_earlier_runs_id_for_the_same_feature_and_a_retry_changes_nothing() -> None:

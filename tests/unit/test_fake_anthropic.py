@@ -173,3 +173,60 @@ def test_token_bucket_refills_at_its_per_minute_rate_up_to_capacity() -> None:
     assert bucket.wait_for(400) == pytest.approx(10.0)
     bucket.refill(now=1000.0)
     assert bucket.level == 600
+
+
+def chunk_request(
+    shared: str, instruction: str, *, model: str = "claude-sonnet-4-6", tool: str = "A"
+) -> httpx2.Request:
+    """System prompt and a shared user block as two breakpoints, then an uncached instruction."""
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 1000,
+        "system": [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": shared + "\n" + USER, "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": instruction},
+                ],
+            }
+        ],
+        "tools": [{"name": "A", "input_schema": {"type": "object"}}, {"name": "B", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": tool},
+    }
+    return httpx2.Request("POST", "http://fake/v1/messages", content=json.dumps(body))
+
+
+def test_each_breakpoint_caches_its_exact_prefix_and_a_request_reads_the_longest_live_one() -> None:
+    clock = Clock()
+    fake, _ = fake_on(clock)
+    chunk = "Chunk one vocabulary. " * 300
+
+    first = fake.handle(chunk_request(chunk, "Category: idiom")).json()["usage"]
+    clock.now += 0.05  # its answer has started: the entries are readable
+    same_chunk = fake.handle(chunk_request(chunk, "Category: pattern")).json()["usage"]
+    other_chunk = fake.handle(chunk_request("Chunk two. " * 300, "Category: idiom")).json()["usage"]
+    other_tool_choice = fake.handle(chunk_request(chunk, "Category: idiom", tool="B")).json()["usage"]
+
+    assert first["cache_read_input_tokens"] == 0
+    everything_cached = first["cache_creation_input_tokens"]
+    assert same_chunk["cache_read_input_tokens"] == everything_cached and same_chunk["cache_creation_input_tokens"] == 0
+    # another chunk reads the tools and system prompt and writes its own vocabulary
+    system_part = other_chunk["cache_read_input_tokens"]
+    assert 0 < system_part < everything_cached and other_chunk["cache_creation_input_tokens"] > 0
+    # tool_choice is part of a message-level entry: changing it reads only up to the system prompt
+    assert other_tool_choice["cache_read_input_tokens"] == system_part
+
+
+def test_the_minimum_cacheable_length_is_the_models() -> None:
+    clock = Clock()
+    fake, _ = fake_on(clock)
+    system_tokens = estimate_tokens(json.dumps({"type": "text", "text": SYSTEM}))
+    assert 2_048 < system_tokens < 4_096  # cacheable on Sonnet 4.6, not on Haiku 4.5
+
+    sonnet = fake.handle(chunk_request("x", "Category: idiom")).json()["usage"]
+    haiku = fake.handle(chunk_request("x", "Category: idiom", model="claude-haiku-4-5")).json()["usage"]
+
+    assert sonnet["cache_creation_input_tokens"] > 0
+    assert haiku["cache_creation_input_tokens"] == haiku["cache_read_input_tokens"] == 0

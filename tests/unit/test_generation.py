@@ -9,7 +9,7 @@ import pytest
 from havachat.errors import LlmOutputTruncated
 from havachat.generation import generate_batch
 from havachat.llm import InstructorClaude
-from havachat.models import Category, Level, VocabItem, VocabList
+from havachat.models import Category, Level, VocabItem, VocabKind, VocabList
 from havachat.planning import plan_run
 from tests.fakes.fake_claude import FakeClaude
 
@@ -66,6 +66,8 @@ def test_a_truncated_answer_splits_the_chunk_instead_of_re_asking() -> None:
 
     asked = [_vocab_in(body) for body in fake.requests]
     assert asked == [["你好", "不", "是", "一"], ["你好", "不"], ["是", "一"]]
+    # only the whole chunk's block is cached: no other call shares a half's words
+    assert [isinstance(body["messages"][0]["content"], list) for body in fake.requests] == [True, False, False]
     assert result.splits == 1
     assert result.usage.calls == 3, "the truncated call's tokens are counted too"
     assert result.items
@@ -87,3 +89,33 @@ def test_truncation_that_persists_to_the_split_limit_is_raised() -> None:
             max_split_depth=1,
         )
     assert len(fake.requests) == 2, "one split, then the first half is cut off again and the error surfaces"
+
+
+def test_the_categories_of_a_chunk_send_the_same_shared_block_and_the_second_reads_the_first() -> None:
+    fake = FakeClaude()
+    llm = _llm(fake)
+    chunk = [*WORDS, VocabItem(word="是…的", kind=VocabKind.GRAMMAR)]
+
+    for category in (Category.PRONUNCIATION, Category.PATTERN):
+        generate_batch(_batch(category), chunk, language="zh", level=LEVEL, run_id="r", llm=llm, max_tokens=8192)
+
+    shared = [body["messages"][0]["content"][0] for body in fake.requests]
+    assert shared[0] == shared[1] and shared[0]["cache_control"] == {"type": "ephemeral"}
+    assert _vocab_in(fake.requests[0]) == [w.word for w in chunk]  # grammar points too, for every category
+    assert fake.usages[1]["cache_read_input_tokens"] == fake.usages[0]["cache_creation_input_tokens"] > 0
+
+
+def test_warm_is_skipped_below_the_models_minimum_and_for_an_llm_that_cannot_warm() -> None:
+    from havachat.generation import LlmBatchGenerator
+
+    fake = FakeClaude()
+    haiku = InstructorClaude(fake.client(max_retries=0), model="claude-haiku-4-5")  # minimum 4,096 tokens
+
+    class NoCache:
+        model = "claude-sonnet-4-6"
+
+    assert LlmBatchGenerator(haiku, 8192).warm(WORDS, language="zh", level=LEVEL) == []
+    assert LlmBatchGenerator(NoCache(), 8192).warm(WORDS, language="zh", level=LEVEL) == []  # type: ignore[arg-type]
+    assert fake.warm_ups == []
+    [usage] = LlmBatchGenerator(_llm(fake), 8192).warm(WORDS, language="zh", level=LEVEL)
+    assert usage.cache_write_tokens > 0 and len(fake.warm_ups) == 1

@@ -63,12 +63,14 @@ def test_grammar_points_are_validated_like_words() -> None:
 
 
 @pytest.mark.parametrize("category", list(Category), ids=lambda c: c.value)
-def test_only_idiom_and_pattern_prompts_carry_the_grammar_points(category: Category) -> None:
+def test_every_prompt_shows_the_grammar_points_and_only_idiom_and_pattern_may_cite_them(category: Category) -> None:
+    # The shared (cached) block is the same for every category of a chunk; the instruction says who may cite.
     request = build_request(category, "zh", LEVEL, [*WORDS, *GRAMMAR], 1, 3, 8192)
 
     uses_grammar = category in (Category.IDIOM, Category.PATTERN)
-    assert ('{"word": "是…的", "kind": "grammar"}' in request.user) is uses_grammar
-    assert '{"word": "老师"}' in request.user
+    assert '{"word": "是…的", "kind": "grammar"}' in request.shared
+    assert '{"word": "老师"}' in request.shared
+    assert ('"grammar" are for other categories' in request.user) is not uses_grammar
     assert len(words_for_category(category, [*WORDS, *GRAMMAR])) == (5 if uses_grammar else 3)
 
 
@@ -116,4 +118,5 @@ def test_pattern_items_may_cite_grammar_points_and_other_categories_may_not() ->
 
     assert [i.source_words for i in pattern.items] == [["是…的", "我"]]
     assert pronunciation.items == [] and pronunciation.dropped_unknown_words == 1
-    assert [w["word"] for w in _sent(fake.requests[1])] == ["我", "是", "老师"]
+    assert [w["word"] for w in _sent(fake.requests[1])] == ["我", "是", "老师", "是…的", "太…了"]
+    assert _sent(fake.requests[0]) == _sent(fake.requests[1])

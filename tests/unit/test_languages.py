@@ -37,7 +37,10 @@ def test_a_language_is_found_by_its_tag_and_unknown_ones_are_none() -> None:
     assert chinese is not None and chinese.code == "zh" and language_for("ja_JP") is language_for("ja")
     assert set(chinese.offline_items) == {Category.PRONUNCIATION, Category.WRITING_SYSTEM}
     assert language_for("tlh") is None and checker_for("tlh") is None
-    spanish = language_for("es-MX")
+    spanish, french = language_for("es-MX"), language_for("fr-CA")
     assert spanish is not None and spanish.name == "Spanish" and spanish.romanization is None
-    assert checker_for("pt-BR") is None and not spanish.offline_items, "named-only languages have no module"
+    assert set(spanish.offline_items) == {Category.PRONUNCIATION, Category.WRITING_SYSTEM}
+    assert french is not None and checker_for("pt-BR") is None and not french.offline_items, (
+        "named-only languages have no module"
+    )
     assert checker_for("ko") is checker_for("ko-KR"), "a checker is built once per language"

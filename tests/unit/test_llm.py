@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import anthropic
@@ -279,3 +280,90 @@ def test_bedrock_without_aws_credentials_raises_missing_credentials(monkeypatch:
         make_llm(settings, http_client=fake.http_client()).generate(make_request())
 
     assert fake.requests == []
+
+
+def _chunk_requests(categories: list[str]) -> list[LlmRequest]:
+    from havachat import prompts
+    from havachat.models import Category, Level, VocabItem
+
+    words = [VocabItem(word=w["word"], romanization=w["romanization"], definition=w["definition"]) for w in WORDS]
+    level = Level.parse("HSK1")
+    return [prompts.build_request(Category(c), "zh", level, words, 2, 3, 4000) for c in categories]
+
+
+def test_a_chunk_call_caches_system_and_vocabulary_as_two_breakpoints_and_only_the_instruction_is_fresh() -> None:
+    fake = FakeClaude()
+    llm = claude(fake)
+    cultural, idiom = _chunk_requests(["cultural", "idiom"])
+
+    first, second = llm.generate(cultural).attempts[0], llm.generate(idiom).attempts[0]
+
+    sent = fake.requests[0]
+    assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    shared, instruction = sent["messages"][0]["content"]
+    assert shared == {"type": "text", "text": cultural.shared, "cache_control": {"type": "ephemeral"}}
+    assert instruction == {"type": "text", "text": cultural.user}
+    assert (fake.requests[1]["tools"], fake.requests[1]["tool_choice"]) == (sent["tools"], sent["tool_choice"])
+    assert first.cache_read_tokens == 0 and first.cache_write_tokens > 0
+    # the second category reads everything the first wrote: tools, system and the chunk's vocabulary
+    assert second.cache_read_tokens == first.cache_write_tokens and second.cache_write_tokens == 0
+    assert second.input_tokens < second.cache_read_tokens / 5
+
+
+def test_warm_writes_the_shared_prefix_with_one_output_token_and_every_category_then_reads_it() -> None:
+    from havachat import prompts
+    from havachat.models import Level, VocabItem
+
+    fake = FakeClaude()
+    llm = claude(fake)
+    requests = _chunk_requests(["cultural", "idiom", "pattern"])
+    words = [VocabItem(word=w["word"], romanization=w["romanization"], definition=w["definition"]) for w in WORDS]
+
+    [warm] = llm.warm(prompts.build_shared_request("zh", Level.parse("HSK1"), words))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(llm.generate, requests))
+
+    assert warm.output_tokens == 1 and warm.cache_write_tokens > 0 and warm.cache_read_tokens == 0
+    [warm_up] = fake.warm_ups
+    assert warm_up["max_tokens"] == 1 and len(fake.requests) == 3
+    assert warm_up["messages"][0]["content"] == [fake.requests[0]["messages"][0]["content"][0]]
+    assert (warm_up["tools"], warm_up["tool_choice"]) == (fake.requests[0]["tools"], fake.requests[0]["tool_choice"])
+    assert [a.attempts[0].cache_read_tokens for a in answers] == [warm.cache_write_tokens] * 3
+    assert all(a.attempts[0].cache_write_tokens == 0 for a in answers)
+
+
+def test_calls_in_flight_together_each_write_the_cache_as_the_api_does() -> None:
+    # An entry is readable only once the request that wrote it is answered: without a warm-up, a
+    # parallel first wave all pays the write.
+    arrived = threading.Barrier(3)
+
+    class TogetherClaude(FakeClaude):
+        def handle(self, request: httpx2.Request) -> httpx2.Response:
+            arrived.wait(timeout=10)  # all three are in flight before any is answered
+            return super().handle(request)
+
+    fake = TogetherClaude(latency_s=0.2)
+    llm = claude(fake)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers = list(pool.map(llm.generate, _chunk_requests(["cultural", "idiom", "pattern"])))
+
+    assert all(a.attempts[0].cache_read_tokens == 0 < a.attempts[0].cache_write_tokens for a in answers)
+
+
+def test_a_failed_warm_up_raises_the_named_error_with_no_usage() -> None:
+    from havachat import prompts
+    from havachat.models import Level, VocabItem
+
+    fake = FakeClaude().script(status=529, times=3, warm_up=True)
+    request = prompts.build_shared_request("zh", Level.parse("HSK1"), [VocabItem(word="爱")])
+
+    with pytest.raises(LlmUnavailable) as raised:
+        claude(fake, sdk_retries=2).warm(request)
+
+    assert raised.value.usage == [] and len(fake.warm_ups) == 3 and fake.requests == []
+
+
+def test_warm_needs_a_shared_block() -> None:
+    with pytest.raises(ValueError, match="no shared block"):
+        claude(FakeClaude()).warm(make_request())

@@ -256,3 +256,19 @@ def test_batched_design_makes_far_fewer_calls_and_sends_the_system_prompt_far_le
     assert comparison.batched.cost_usd_cached <= comparison.batched.cost_usd
     assert comparison.call_reduction == pytest.approx(151 / 9)
     assert comparison.input_token_reduction > 4
+
+
+def test_cached_estimate_pays_each_chunks_shared_prefix_once_and_only_above_the_models_minimum() -> None:
+    from havachat.ledger import price_for
+    from havachat.planning import batched_cost
+
+    hsk1 = plan(load_vocab("zh_hsk1.csv"))
+    tiny = plan(VocabList(source="tiny.csv", items=[VocabItem(word="爱")]), model="claude-haiku-4-5")
+
+    sonnet = batched_cost(hsk1)
+    price = price_for("claude-sonnet-4-5")
+    output = sonnet.output_tokens * price.output / 1e6
+    # nine calls reading one chunk: well under half the full-price input, above a tenth of it
+    assert 0.1 < (sonnet.cost_usd_cached - output) / (sonnet.cost_usd - output) < 0.5
+    # a prefix below Haiku 4.5's 4,096-token minimum is not cached: the estimate pays it in full
+    assert batched_cost(tiny).cost_usd_cached == batched_cost(tiny).cost_usd

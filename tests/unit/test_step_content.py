@@ -194,3 +194,27 @@ def test_once_plans_vocab_has_expired_the_items_words_are_the_vocabulary() -> No
     outcome = stage.run()
 
     assert (outcome.status, outcome.vocab_from_items) == (ContentStatus.SUCCEEDED, True)
+
+
+def test_a_run_that_copied_an_earlier_runs_batches_copies_its_content_without_a_call() -> None:
+    # Given a run with content, and the same list uploaded again (a new run that copies the first's batches)
+    stage = Stage2()
+    stage.run()
+    world, first = stage.world, stage.detail.run_id
+    planned = world.plan(world.upload(vocab_csv(6)))
+    world.generate_all(planned)
+    world.finalize(planned.run_id)
+    detail = ItemsGeneratedDetail.model_validate(world.events.of_type(GENERATED)[-1])
+    assert detail.run_id != first and detail.reused_from == first
+    requests = len(world.fake.requests)
+
+    # When the new run's event reaches the content step
+    outcome = stage.run(detail)
+
+    # Then it makes no call, and the first run's content is the new run's, at no cost, announced for it
+    assert outcome.status is ContentStatus.EXISTING and len(world.fake.requests) == requests
+    earlier = ContentDocument.model_validate(world.store.get_json(ContentKeys(first).content))
+    copied = ContentDocument.model_validate(world.store.get_json(ContentKeys(detail.run_id).content))
+    assert [p.id for p in copied.pieces()] == [p.id for p in earlier.pieces()] and copied.run_id == detail.run_id
+    assert copied.summary.cost_usd == 0 and earlier.summary.cost_usd > 0
+    assert world.events.of_type(CONTENT_GENERATED)[-1]["run_id"] == detail.run_id

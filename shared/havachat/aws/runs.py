@@ -54,6 +54,18 @@ class DynamoRuns:
             return False
         return True
 
+    def add_spend(self, run_id: str, cost_usd: float) -> float:
+        """`ADD spent_usd :cost`: one atomic counter the run's parallel batches share; returns the new total."""
+        done = self._table.update_item(
+            Key={"run_id": run_id},
+            UpdateExpression="ADD #spent :cost",
+            ConditionExpression="attribute_exists(run_id)",
+            ExpressionAttributeNames={"#spent": "spent_usd"},
+            ExpressionAttributeValues={":cost": to_item(cost_usd)},
+            ReturnValues="ALL_NEW",
+        )
+        return float(done["Attributes"].get("spent_usd", 0))
+
     def update(self, run_id: str, **fields: Any) -> None:
         """Set the given attributes (upsert: a failure can be recorded for a run Plan never created)."""
         values = to_item({k: v for k, v in fields.items() if v is not None})

@@ -1,7 +1,7 @@
 """What the pipeline knows about each language, one module per language: its reading checker, its
 romanization and the items the offline generator derives from its dictionaries.
 
-Each module (`zh`, `ja`, `ko`) ends with a `LANGUAGE` record (how prompts name it, its romanization and
+Each module (`zh`, `ja`, `ko`, `es`) ends with a `LANGUAGE` record (how prompts name it, its romanization and
 focus per category, its script, its checker and offline items); adding a language is adding its module
 and naming it in `LANGUAGES`. Languages known only by name are listed in `NAMED_ONLY`. Importing the
 modules is cheap: each imports its dictionary (pypinyin, SudachiPy and pykakasi, korean-romanizer) inside the
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from havachat.languages import ja, ko, zh
+from havachat.languages import es, ja, ko, zh
 from havachat.languages.common import Language, ReadingChecker
 
 NAMED_ONLY = (
-    Language("es", "Spanish"),
     Language("fr", "French"),
     Language("de", "German"),
     Language("it", "Italian"),
@@ -34,7 +33,7 @@ NAMED_ONLY = (
 """Languages known by name, romanization and script only: generic prompt focus, no reading check, no offline items."""
 
 LANGUAGES: Mapping[str, Language] = {
-    language.code: language for language in (zh.LANGUAGE, ja.LANGUAGE, ko.LANGUAGE, *NAMED_ONLY)
+    language.code: language for language in (zh.LANGUAGE, ja.LANGUAGE, ko.LANGUAGE, es.LANGUAGE, *NAMED_ONLY)
 }
 
 

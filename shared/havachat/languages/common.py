@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,20 +59,27 @@ class Word:
     def text(self) -> str:
         return self.item.word
 
-    def example(self) -> Example:
-        return Example(text=self.text, romanization=self.reading or None, translation=gloss(self.item))
+    def example(self) -> Example | None:
+        """The word as an example, or None when the list gives no meaning for it (a gloss is never made up)."""
+        meaning = gloss(self.item)
+        return Example(text=self.text, romanization=self.reading or None, translation=meaning) if meaning else None
 
 
-def gloss(item: VocabItem) -> str:
-    return item.definition or f"(the word {item.word})"
+def gloss(item: VocabItem) -> str | None:
+    """The list's meaning as a dictionary writes it (its first two senses), or None when it gives none."""
+    senses = [s.strip() for s in re.split(r"[;；]", item.definition or "") if s.strip()]
+    return "; ".join(senses[:2]) or None
 
 
-def offline_item(title: str, explanation: str, examples: Sequence[Example], words: Sequence[str]) -> GeneratedItem:
+def offline_item(
+    title: str, explanation: str, examples: Iterable[Example | None], words: Sequence[str]
+) -> GeneratedItem | None:
+    """An item with up to three of the examples, or None when fewer than two have a meaning to show."""
+    shown = [e for e in examples if e is not None][:3]
+    if len(shown) < 2:
+        return None
     return GeneratedItem(
-        title=title,
-        explanation=explanation,
-        examples=list(examples)[:3],
-        source_words=list(dict.fromkeys(words))[:MAX_SOURCE_WORDS],
+        title=title, explanation=explanation, examples=shown, source_words=list(dict.fromkeys(words))[:MAX_SOURCE_WORDS]
     )
 
 
@@ -79,4 +87,5 @@ def group_item(title: str, explanation: str, group: Sequence[Word]) -> Generated
     """An item showing the words of a group, or None when fewer than two words share the feature."""
     if len(group) < 2:
         return None
-    return offline_item(title, explanation, [w.example() for w in group], [w.text for w in group])
+    glossed = sorted(group, key=lambda w: gloss(w.item) is None)  # words with a meaning first, in list order
+    return offline_item(title, explanation, [w.example() for w in glossed], [w.text for w in glossed])

@@ -220,6 +220,14 @@ _LONG_VOWEL_GROUPS = (
 )
 
 
+_READ_AS_A_WHOLE = frozenset(
+    "今日 明日 昨日 今朝 今年 今晩 一昨日 明後日 一人 二人 大人 一日 二日 二十日 二十歳 上手 下手 時計 眼鏡 果物 部屋 "  # noqa: SIM905
+    "八百屋 お父さん お母さん 兄さん 姉さん 景色 博士 土産 お土産 田舎 迷子 浴衣 梅雨 紅葉 吹雪 真面目 息子 素人 玄人 "
+    "足袋 行方 二人暮らし 一寸 五月雨 七夕 清水 仲人 日和 若人 相撲 乳母 海女 今際".split()
+)
+"""Common words whose reading belongs to the whole word, not to each kanji (熟字訓 jukujikun): 今日 きょう."""
+
+
 def _analyse(words: Sequence[VocabItem]) -> list[tuple[Word, str]]:
     """Each word with its kana reading (the list's, else the dictionary's)."""
     found = []
@@ -230,6 +238,15 @@ def _analyse(words: Sequence[VocabItem]) -> list[tuple[Word, str]]:
     return found
 
 
+def _morpheme_romaji(word: Word, kana: str) -> list[str]:
+    """The romaji of each morpheme of the word (a verb without its ending), so that two vowels meeting across
+    morphemes (気に入り ki-ni-iri, 思う omo-u) are not taken for a long vowel."""
+    tokens = checker().tokens(word.text)
+    if "".join(hira for _, hira, _ in tokens) != kana:
+        tokens = [(word.text, kana, ("動詞",) if "verb" in (word.item.pos or "") else ("名詞",))]
+    return [kana_to_romaji(hira)[:-2] if pos[0] == "動詞" else kana_to_romaji(hira) for _, hira, pos in tokens]
+
+
 def _with_kana(word: Word, analysed: Sequence[tuple[Word, str]]) -> str:
     kana = next((k for w, k in analysed if w is word), "")
     return f"{word.text} ({kana})" if kana and kana != word.text else word.text
@@ -237,20 +254,19 @@ def _with_kana(word: Word, analysed: Sequence[tuple[Word, str]]) -> str:
 
 def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     analysed = _analyse(words)
+    morphemes = {word.text: _morpheme_romaji(word, kana) for word, kana in analysed}
     items: list[GeneratedItem | None] = []
     for macron, pattern, name in _LONG_VOWEL_GROUPS:
-        group = []
-        for word, kana in analysed:
-            romaji = kana_to_romaji(kana)
-            is_verb = "verb" in (word.item.pos or "")
-            if pattern.search(romaji[:-2] if is_verb else romaji) and "ー" not in kana:
-                group.append(word)
+        group = [
+            word
+            for word, kana in analysed
+            if "ー" not in kana and any(pattern.search(part) for part in morphemes[word.text])
+        ]
         items.append(
             group_item(
                 f"Long vowel {macron} ({name})",
                 f"{', '.join(_with_kana(w, analysed) for w in group[:4])} hold the vowel for two beats "
-                f"({macron} in romaji). "
-                "Vowel length changes meaning, so hold it fully.",
+                f"({macron} in Hepburn romaji, two vowels in kana). Vowel length changes meaning, so hold it fully.",
                 group,
             )
         )
@@ -258,7 +274,7 @@ def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
         group_item(
             "Long vowels in katakana: ー",
             "Katakana words mark a long vowel with ー: hold the vowel before it for an extra beat.",
-            [w for w, kana in analysed if "ー" in kana],
+            [w for w, _ in analysed if "ー" in w.text],
         )
     )
     items.append(
@@ -285,17 +301,28 @@ def _writing_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     items: list[GeneratedItem | None] = []
     sharing: dict[str, list[Word]] = defaultdict(list)
     for word, _ in analysed:
+        if word.text in _READ_AS_A_WHOLE:
+            continue
         for char in dict.fromkeys(_BASIC_KANJI.findall(word.text)):
             sharing[char].append(word)
     for char, group in sorted(sharing.items(), key=lambda kv: -len(kv[1])):
         items.append(
             group_item(
-                f"The kanji {char} in {', '.join(w.text for w in group[:3])}",
-                f"{char} appears in {', '.join(_with_kana(w, analysed) for w in group[:4])}. A kanji often has "
-                "more than one reading; learn it through the words.",
+                f"The kanji {char}",
+                f"{char} is written in {', '.join(_with_kana(w, analysed) for w in group[:4])}. A kanji often has "
+                "more than one reading; learn each with its word.",
                 group,
             )
         )
+    whole = [w for w, _ in analysed if w.text in _READ_AS_A_WHOLE]
+    items.append(
+        group_item(
+            "Words read as a whole (jukujikun)",
+            f"{', '.join(_with_kana(w, analysed) for w in whole[:4])} are read as whole words: the reading does "
+            "not split into readings of their kanji, so learn it with the word.",
+            whole,
+        )
+    )
     items.append(
         group_item(
             "Loanwords are written in katakana",
@@ -306,8 +333,8 @@ def _writing_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     items.append(
         group_item(
             "Okurigana: the kana ending of i-adjectives",
-            "I-adjectives are written with a kanji stem and the kana ending い, which changes when the adjective "
-            "is inflected (青い, 青くない).",
+            "An i-adjective is written with kanji for its stem and kana (okurigana) for the rest, which always ends "
+            "in い; the kana part changes when the adjective inflects (青い, 青くない; 新しい, 新しくない).",
             [
                 w
                 for w, _ in analysed

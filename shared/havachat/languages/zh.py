@@ -276,6 +276,105 @@ def checker() -> ChineseChecker:
 # --------------------------------------------------------------------------------------------------
 _TONE_NAMES = {1: "high level first", 2: "rising second", 3: "low dipping third", 4: "falling fourth", 5: "neutral"}
 
+# Real phrases for the tone changes, each shown when the list has its partner word or the phrase itself.
+_BU_PHRASES = {
+    "是": ("不是", "is not; no"),
+    "对": ("不对", "not right; wrong"),
+    "要": ("不要", "don't want; don't"),
+    "去": ("不去", "won't go"),
+    "会": ("不会", "can't; won't"),
+    "在": ("不在", "not in; not there"),
+    "用": ("不用", "no need to"),
+    "客气": ("不客气", "you're welcome"),
+    "错": ("不错", "not bad; pretty good"),
+    "大": ("不大", "not big"),
+    "看": ("不看", "don't watch"),
+    "爱": ("不爱", "don't love"),
+    "谢": ("不谢", "don't mention it"),
+    "够": ("不够", "not enough"),
+    "过": ("不过", "but; however"),
+    "但": ("不但", "not only"),
+    "怕": ("不怕", "not afraid"),
+    "太": ("不太", "not very"),
+    "贵": ("不贵", "not expensive"),
+    "累": ("不累", "not tired"),
+    "热": ("不热", "not hot"),
+    "饿": ("不饿", "not hungry"),
+    "认识": ("不认识", "don't know (someone)"),
+    "必": ("不必", "needn't"),
+    "好": ("不好", "not good"),
+    "吃": ("不吃", "don't eat"),
+    "喝": ("不喝", "don't drink"),
+    "来": ("不来", "won't come"),
+    "能": ("不能", "cannot"),
+    "想": ("不想", "don't want to"),
+    "知道": ("不知道", "don't know"),
+    "行": ("不行", "no way; won't do"),
+    "多": ("不多", "not many"),
+    "少": ("不少", "quite a few"),
+    "同": ("不同", "different"),
+    "忙": ("不忙", "not busy"),
+    "冷": ("不冷", "not cold"),
+    "买": ("不买", "don't buy"),
+    "喜欢": ("不喜欢", "don't like"),
+    "高兴": ("不高兴", "unhappy"),
+    "说": ("不说", "don't say"),
+    "听": ("不听", "don't listen"),
+    "远": ("不远", "not far"),
+    "难": ("不难", "not difficult"),
+}
+"""不 + a word; never 有, which 没 negates (没有)."""
+_YI_PHRASES = {
+    "个": ("一个人", "one person"),
+    "块": ("一块钱", "one yuan"),
+    "次": ("一次", "once"),
+    "下": ("一下", "a bit; briefly"),
+    "样": ("一样", "the same"),
+    "定": ("一定", "certainly"),
+    "共": ("一共", "altogether"),
+    "半": ("一半", "half"),
+    "件": ("一件衣服", "a piece of clothing"),
+    "位": ("一位老师", "a teacher (polite)"),
+    "辆": ("一辆车", "a car"),
+    "会儿": ("一会儿", "a moment"),
+    "万": ("一万", "ten thousand"),
+    "切": ("一切", "everything"),
+    "本": ("一本书", "a book"),
+    "杯": ("一杯水", "a glass of water"),
+    "张": ("一张纸", "a sheet of paper"),
+    "起": ("一起", "together"),
+    "些": ("一些", "some"),
+    "点儿": ("一点儿", "a little"),
+    "天": ("一天", "one day"),
+    "年": ("一年", "one year"),
+    "口": ("一口", "a mouthful"),
+    "只": ("一只猫", "a cat"),
+    "条": ("一条鱼", "a fish"),
+    "双": ("一双鞋", "a pair of shoes"),
+    "直": ("一直", "straight on; all along"),
+    "般": ("一般", "usually; ordinary"),
+    "百": ("一百", "one hundred"),
+    "千": ("一千", "one thousand"),
+    "边": ("一边", "one side; while"),
+}
+"""一 + a measure word or in a set word, where it changes tone (never in ordinals or counting: 一月, 第一)."""
+_THIRD_TONE_PHRASES = {
+    ("你", "好"): "hello",
+    ("很", "好"): "very good",
+    ("很", "小"): "very small",
+    ("很", "冷"): "very cold",
+    ("很", "远"): "very far",
+    ("很", "少"): "seldom; very few",
+    ("很", "久"): "a long time",
+    ("我", "有"): "I have",
+    ("我", "想"): "I'd like to",
+    ("也", "好"): "that's fine too",
+    ("你", "想"): "you'd like to",
+}
+_PARTICLES = frozenset("的了着过么们吗呢吧啊呀嘛得地")
+_TONED_ZI = frozenset(f"{c}子" for c in "电男女太天王公孔原分中质离粒量因君弟才游亲卵精瓜莲棋赤孝浪臣学")
+"""Words ending in 子 that keep its third tone (电子 diànzǐ, 男子 nánzǐ): not neutral-tone examples."""
+
 
 def _pinyin(letters: str, tone: int) -> str:
     from pypinyin.contrib.tone_convert import to_tone
@@ -293,28 +392,45 @@ class _ChineseWord(Word):
 
 
 def _analyse(words: Sequence[VocabItem]) -> list[_ChineseWord]:
+    """The list's all-Han words with their syllables; a word whose written pinyin the dictionary reads with
+    other letters (大夫 written dàfū, read dàifu) is left out: its examples would contradict its item."""
     found = []
     for item in words:
         syllables = checker().syllables(item.word, item.romanization)
-        if syllables is not None:
-            reading = item.romanization or " ".join(_pinyin(letters, tone) for letters, tone in syllables)
-            found.append(_ChineseWord(item, reading, tuple(syllables)))
+        if syllables is None or (item.romanization and not _same_letters(item.word, syllables, item.romanization)):
+            continue
+        reading = item.romanization or "".join(
+            ("'" if i and letters[0] in "aeo" else "") + _pinyin(letters, tone)  # 西安 xī'ān
+            for i, (letters, tone) in enumerate(syllables)
+        )
+        found.append(_ChineseWord(item, reading, tuple(syllables)))
     return found
+
+
+def _same_letters(word: str, syllables: Sequence[tuple[str, int]], written: str) -> bool:
+    said, given = "".join(letters for letters, _ in syllables), _Pinyin.parse(written).letters
+    return said == given or (word.endswith("儿") and said.removesuffix("er") + "r" == given)  # erhua: 哪儿 nǎr
+
+
+def _said(text: str) -> list[tuple[str, int]]:
+    """The dictionary syllables of a phrase (not from the list)."""
+    return checker().syllables(text) or []
 
 
 def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     analysed = _analyse(words)
     by_text = {w.text: w for w in analysed}
-    items: list[GeneratedItem | None] = []
-
-    items.append(_third_tone_sandhi(analysed, by_text))
-    items.append(_tone_sandhi_word("不", "bu", by_text, analysed))
-    items.append(_tone_sandhi_word("一", "yi", by_text, analysed))
-    items.extend(_neutral_tone(analysed))
-    items.extend(_heteronyms(analysed))
-
+    # pypinyin knows no neutral tones (谢谢 xiè xiè): tones of longer words come from a written reading only.
+    read = [w for w in analysed if w.item.romanization or len(w.text) == 1]
+    items: list[GeneratedItem | None] = [
+        _third_tone_sandhi(read, by_text),
+        _tone_change("不", _BU_PHRASES, by_text),
+        _tone_change("一", _YI_PHRASES, by_text),
+        *_neutral_tone(read),
+        *_heteronyms(read),
+    ]
     pairs: dict[tuple[int, int], list[_ChineseWord]] = defaultdict(list)
-    for w in analysed:
+    for w in read:
         if len(w.tones) == 2 and 5 not in w.tones and w.tones != (3, 3) and not set(w.text) & {"不", "一", "儿"}:
             pairs[(w.tones[0], w.tones[1])].append(w)
     for (first, second), group in sorted(pairs.items(), key=lambda kv: (-len(kv[1]), kv[0])):
@@ -330,99 +446,72 @@ def _pronunciation_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     return [i for i in items if i is not None]
 
 
-def _first_sense(item: VocabItem) -> str:
-    sense = gloss(item).split(";")[0].strip()
-    return sense[3:] if sense.startswith("to ") else sense
-
-
 def _third_tone_sandhi(analysed: Sequence[_ChineseWord], by_text: dict[str, _ChineseWord]) -> GeneratedItem | None:
-    """Words with two third tones in a row, and the list's own 你好 / 很 + adjective / 我 + verb phrases."""
-    shown: list[tuple[Example, list[str]]] = [
+    """Words with two third tones in a row, and real phrases of two listed third-tone words (你好, 很好)."""
+    shown: list[tuple[Example | None, list[str]]] = [
         (w.example(), [w.text]) for w in analysed if any(a == b == 3 for a, b in pairwise(w.tones))
     ]
-    third = [w for w in analysed if len(w.text) == 1 and w.tones == (3,)]
-    phrases: list[tuple[_ChineseWord, _ChineseWord, str]] = []
-    if "你" in by_text and "好" in by_text and by_text["好"].tones == (3,):
-        phrases.append((by_text["你"], by_text["好"], "hello"))
-    for head, kinds, english in (("很", ("adj", "a"), "very {}"), ("我", ("v", "verb"), "I {}")):
-        if head in by_text and by_text[head].tones == (3,):
-            phrases += [
-                (by_text[head], w, english.format(_first_sense(w.item)))
-                for w in third
-                if (w.item.pos or "").lower() in kinds and w.text != head
-            ][:2]
-    for first, second, english in phrases:
-        romanization = f"{_pinyin(*first.syllables[0])} {_pinyin(*second.syllables[0])}"
-        shown.append(
-            (Example(text=first.text + second.text, romanization=romanization, translation=english),
-             [first.text, second.text])
-        )  # fmt: skip
-    if len(shown) < 2:
+    for (first, second), english in _THIRD_TONE_PHRASES.items():
+        if first in by_text and second in by_text and by_text[first].tones == by_text[second].tones == (3,):
+            reading = f"{_pinyin(*by_text[first].syllables[0])} {_pinyin(*by_text[second].syllables[0])}"
+            shown.append((Example(text=first + second, romanization=reading, translation=english), [first, second]))
+    glossed = [(example, words) for example, words in shown if example is not None][:3]
+    if not glossed:
         return None
     return offline_item(
         "Third-tone sandhi: 3 + 3 is said 2 + 3",
-        f"When two third tones meet, the first one rises like a second tone: {shown[0][0].text} is written with "
-        "two third tones but its first syllable is said rising. Pinyin keeps the written third tone.",
-        [example for example, _ in shown[:3]],
-        [word for _, words in shown[:3] for word in words],
+        f"When two third tones meet, the first one rises like a second tone: {glossed[0][0].text} is written "
+        "with two third tones but its first syllable is said rising. Pinyin keeps the written third tone.",
+        [example for example, _ in glossed],
+        [word for _, words in glossed for word in words],
     )
 
 
-def _tone_sandhi_word(
-    char: str, letters: str, by_text: dict[str, _ChineseWord], analysed: Sequence[_ChineseWord]
+def _tone_change(
+    char: str, phrases: Mapping[str, tuple[str, str]], by_text: dict[str, _ChineseWord]
 ) -> GeneratedItem | None:
-    """不 or 一 with the list's own words: rising before a fourth tone, its other tone elsewhere."""
-    if char not in by_text:
+    """不 or 一 in real phrases with the list's words (the phrase, or 不/一 and its partner): rising before a
+    fourth tone, its other tone elsewhere."""
+    changed: list[tuple[Example, list[str]]] = []
+    plain: list[tuple[Example, list[str]]] = []
+    for partner, (text, english) in phrases.items():
+        listed = [w for w in (char, partner, text) if w in by_text]
+        syllables = _said(text)
+        if (
+            not (text in by_text or {char, partner} <= set(listed))
+            or len(syllables) != len(text)
+            or syllables[1][1] == 5
+        ):
+            continue
+        fourth = syllables[1][1] == 4
+        said = "yí" if char == "一" and fourth else "yì" if char == "一" else "bú" if fourth else "bù"
+        reading = ("" if text in by_text else " ").join([said, *(_pinyin(*s) for s in syllables[1:])])  # a word: joined
+        (changed if fourth else plain).append((Example(text=text, romanization=reading, translation=english), listed))
+    shown = changed[:2] + plain[:1]
+    if len(shown) < 2 or not changed:
         return None
-    # 一 before a measure word; 不 before a one-character verb or adjective.
-    partners = [
-        w
-        for w in analysed
-        if len(w.text) == 1
-        and w.text != char
-        and w.tones[0] != 5
-        and (
-            ("m" in (w.item.pos or "").lower().split() or "measure" in gloss(w.item))
-            if char == "一"
-            else (w.item.pos or "").lower() in ("v", "verb", "adj", "a", "adjective")
-        )
-    ]
-    fourth = [w for w in partners if w.tones[0] == 4][:2]
-    other = [w for w in partners if w.tones[0] != 4][:1]
-    in_words = [w for w in analysed if char in w.text and len(w.text) > 1][:1]
-    if len(fourth) + len(other) + len(in_words) < 2 or not (fourth or in_words):
-        return None
-    plain = "yì" if char == "一" else "bù"
-
-    def phrase(w: _ChineseWord, said: str) -> tuple[Example, list[str]]:
-        english = f"one ({gloss(w.item)})" if char == "一" else f"not {_first_sense(w.item)}"
-        romanization = f"{said} {_pinyin(*w.syllables[0])}"
-        return Example(text=f"{char}{w.text}", romanization=romanization, translation=english), [char, w.text]
-
-    shown = [phrase(w, _pinyin(letters, 2)) for w in fourth] + [phrase(w, plain) for w in other]
-    shown += [(w.example(), [w.text]) for w in in_words]
-    citation = "yī" if char == "一" else "bù"
-    rule = (
-        "一 is yī on its own and in counting, yí before a fourth tone and yì before the other tones"
-        if char == "一"
-        else "不 is bù, but bú before a fourth tone"
-    )
+    if char == "一":
+        rule = "一 is yī alone, in counting and in ordinals (第一), yí before a fourth tone and yì before the others"
+        title = "Tone change of 一: yí before a fourth tone, yì before other tones"
+    else:
+        rule = "不 is bù, but bú before a fourth tone"
+        title = "Tone change of 不: bú before a fourth tone"
     return offline_item(
-        f"Tone change of {char}: {_pinyin(letters, 2)} before a fourth tone",
-        f"{rule} ({citation} in the dictionary). The change is said, and pinyin in textbooks usually writes it.",
-        [example for example, _ in shown[:3]],
-        [char, *(word for _, words in shown[:3] for word in words)],
+        title,
+        f"{rule}. The change is said, and pinyin in textbooks usually writes it.",
+        [example for example, _ in shown],
+        [word for _, words in shown for word in words],
     )
 
 
 def _neutral_tone(analysed: Sequence[_ChineseWord]) -> list[GeneratedItem | None]:
-    neutral = [w for w in analysed if len(w.tones) > 1 and w.tones[-1] == 5]
+    neutral = [w for w in analysed if len(w.tones) > 1 and w.tones[-1] == 5 and w.text not in _TONED_ZI]
     doubled = [w for w in neutral if len(w.text) == 2 and w.text[0] == w.text[1]]
     items: list[GeneratedItem | None] = [
         group_item(
             "Neutral tone in doubled words",
-            "In doubled words such as family names (爸爸, 妈妈) the second syllable loses its tone: it is short "
-            "and light, and pinyin writes it without a tone mark.",
+            f"In doubled words such as {', '.join(w.text for w in doubled[:3])} the second syllable loses its "
+            "tone: it is short and light, and pinyin writes it without a tone mark.",
             doubled,
         )
     ]
@@ -453,18 +542,31 @@ def _heteronyms(analysed: Sequence[_ChineseWord]) -> list[GeneratedItem | None]:
     for char, by_reading in readings.items():
         if len(by_reading) < 2:
             continue
-        chosen = [group[0] for group in by_reading.values()]
+        ordered = sorted(by_reading.items(), key=lambda kv: -len(kv[1]))
         items.append(
             offline_item(
-                f"{char} has more than one reading: {' / '.join(by_reading)}",
-                f"The character {char} is read {' or '.join(by_reading)} depending on the word: "
-                + "; ".join(f"{r} in {', '.join(w.text for w in g[:3])}" for r, g in by_reading.items())
+                f"{char} has more than one reading",
+                f"The character {char} is read {' or '.join(r for r, _ in ordered)} depending on the word: "
+                + "; ".join(f"{r} in {', '.join(w.text for w in g[:3])}" for r, g in ordered)
                 + ". Learn the reading with the word.",
-                [w.example() for w in chosen],
-                [w.text for group in by_reading.values() for w in group],
+                [next((w.example() for w in g if w.example()), None) for _, g in ordered],
+                [w.text for _, group in ordered for w in group],
             )
         )
     return items
+
+
+def _character_reading(char: str) -> str:
+    """The reading a dictionary gives a character on its own: toned unless it is a particle (子 zǐ, 么 me)."""
+    readings = ChineseChecker._readings(char, heteronym=True)[0]
+    toned = [r for r in readings if _split_tone(r)[1] != 5]
+    chosen = toned[0] if toned and char not in _PARTICLES else readings[0]
+    return _pinyin(*_split_tone(chosen))
+
+
+def _erhua(word: _ChineseWord) -> bool:
+    """Whether the word ends in the erhua suffix 儿 (哪儿 nǎr), not the syllable ér (女儿 nǚ'ér)."""
+    return word.text.endswith("儿") and len(word.text) > 1 and re.search(r"[^eēéěè]r$", word.reading) is not None
 
 
 def _writing_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
@@ -473,24 +575,27 @@ def _writing_items(words: Sequence[VocabItem]) -> list[GeneratedItem]:
     sharing: dict[str, list[_ChineseWord]] = defaultdict(list)
     for w in analysed:
         for char in dict.fromkeys(w.text):
-            sharing[char].append(w)
+            if not (char == "儿" and _erhua(w)):
+                sharing[char].append(w)
     items = []
     for char, group in sorted(sharing.items(), key=lambda kv: -len(kv[1])):
         compounds = [w for w in group if len(w.text) > 1]
         if len(group) < 2 or not compounds:
             continue
         alone = by_text.get(char)
-        meaning = f" ({gloss(alone.item)})" if alone else ""
+        meaning = gloss(alone.item) if alone else None
+        said = _pinyin(*alone.syllables[0]) if alone else _character_reading(char)
+        glossed = sorted(compounds, key=lambda w: gloss(w.item) is None)
         items.append(
             offline_item(
-                f"The character {char} in {', '.join(w.text for w in group[:3])}",
-                f"{char}{meaning} is written the same in {', '.join(w.text for w in group[:6])}: "
-                "recognising it helps to read and remember each word.",
-                [w.example() for w in ([alone] if alone else []) + compounds],
-                [w.text for w in group],
+                f"The character {char} ({said})",
+                f"{char} ({said}{', ' + meaning if meaning else ''}) is the same character in "
+                f"{', '.join(w.text for w in glossed[:6])}: recognising it helps to read and remember these words.",
+                [alone.example() if alone else None, *(w.example() for w in glossed)],
+                [w.text for w in ([alone] if alone else []) + glossed],
             )
         )
-    return items
+    return [i for i in items if i is not None]
 
 
 # What prompts ask the model to focus on, per category.

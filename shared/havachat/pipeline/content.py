@@ -7,6 +7,9 @@ Idempotent for EventBridge's at-least-once delivery and Lambda's async retries:
 - `content.json` is written last, after the DynamoDB rows and the `LearningContentGenerated`
   event, so its presence means everything before it is done (a crash in between repeats the
   rows, which overwrite, and the event: consumers de-duplicate on `run_id`);
+- a run that copied an earlier run's batch outputs (`reused_from`, an identical upload) copies the content
+  of that run, or of another copy of it (`scratch/content-copies/<run>.json`), when it asked for as much
+  and cites only items this run has: no LLM call;
 - a failed attempt writes nothing but its finished calls and publishes `LearningContentGenerationFailed`,
   once per attempt: a later `LearningContentGenerated` for the same `run_id` supersedes it.
 """
@@ -16,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from havachat.content.generate import ContentGenerationFailed, generate_content_with_settings
-from havachat.content.models import ContentChunkRecord, ContentDocument
+from havachat.content.models import ContentChunkRecord, ContentDocument, ContentKind
+from havachat.content.prompts import CONTENT_PROMPT_VERSION
+from havachat.ledger import UsageTotals
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline.contracts import (
@@ -76,6 +81,10 @@ def content_step(
         return _outcome(ContentDocument.model_validate(existing), ContentStatus.EXISTING, keys)
 
     items = [LearningItem.model_validate(row) for row in store.get_jsonl(detail.output.items_key)]
+    reused = _earlier_content(store, detail, items, settings)
+    if reused is not None:
+        _publish(reused, detail, store=store, rows=rows, events=events)
+        return _outcome(reused, ContentStatus.EXISTING, keys)
     vocab, from_items = _vocabulary(store, detail.run_id, items)
     model = llm()
 
@@ -103,14 +112,65 @@ def content_step(
     except ContentGenerationFailed as failed:
         events.publish(CONTENT_GENERATION_FAILED, ContentFailedDetail.of(detail.run_id, failed).model_dump(mode="json"))
         raise
+    _publish(document, detail, store=store, rows=rows, events=events)
+    if detail.reused_from:  # the next copy of the same run finds this content
+        store.put_json(_copies_key(detail.reused_from), {"run_id": detail.run_id})
+    outcome = _outcome(document, ContentStatus.SUCCEEDED, keys)
+    outcome.vocab_from_items = from_items
+    return outcome
+
+
+def _publish(
+    document: ContentDocument,
+    detail: ItemsGeneratedDetail,
+    *,
+    store: ContentStore,
+    rows: ContentRows | None,
+    events: Events,
+) -> None:
+    """The rows, then the event, then content.json (its presence means the rest is done)."""
+    keys = ContentKeys(detail.run_id)
     if rows is not None:
         rows.put_content(detail.run_id, document.pieces())
     generated = ContentGeneratedDetail.of(document, store.bucket, keys.content)
     events.publish(CONTENT_GENERATED, generated.model_dump(mode="json"))
     store.put_json(keys.content, document.model_dump(mode="json"))
-    outcome = _outcome(document, ContentStatus.SUCCEEDED, keys)
-    outcome.vocab_from_items = from_items
-    return outcome
+
+
+def _earlier_content(
+    store: ContentStore, detail: ItemsGeneratedDetail, items: list[LearningItem], settings: Settings
+) -> ContentDocument | None:
+    """The content of the run whose batch outputs this run copied, as this run's (costing nothing), if it
+    asked for the same numbers with the same prompt and cites only items this run has."""
+    if not detail.reused_from:
+        return None
+    data = store.get_json(ContentKeys(detail.reused_from).content)
+    if data is None:
+        pointer = store.get_json(_copies_key(detail.reused_from))
+        copy_id = pointer.get("run_id") if isinstance(pointer, dict) else None
+        data = store.get_json(ContentKeys(copy_id).content) if copy_id else None
+    if data is None:
+        return None
+    earlier = ContentDocument.model_validate(data)
+    asked = {
+        ContentKind.CONVERSATION.value: settings.content_conversations,
+        ContentKind.STORY.value: settings.content_stories,
+    }
+    item_ids = {item.id for item in items}
+    if (
+        earlier.summary.requested != asked
+        or earlier.prompt_version != CONTENT_PROMPT_VERSION
+        or any(not set(piece.item_ids) <= item_ids for piece in earlier.pieces())
+    ):
+        return None
+    free = {kind: UsageTotals() for kind in earlier.summary.usage_by_kind}
+    summary = earlier.summary.model_copy(update={"usage": UsageTotals(), "usage_by_kind": free, "cost_usd": 0.0})
+    return earlier.model_copy(update={"run_id": detail.run_id, "summary": summary})
+
+
+def _copies_key(run_id: str) -> str:
+    """`{"run_id"}` of the last copy of run `run_id` (a run that reused its batch outputs) that made content."""
+    return f"scratch/content-copies/{run_id}.json"
 
 
 def _vocabulary(store: ContentStore, run_id: str, items: list[LearningItem]) -> tuple[list[VocabItem], bool]:

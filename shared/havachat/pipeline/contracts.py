@@ -91,6 +91,9 @@ class ResumeRequest(BaseModel):
     """The execution input that resumes a PARTIAL or FAILED run: only its failed batches run again."""
 
     resume_run_id: str
+    max_cost_usd: float | None = Field(
+        default=None, ge=0, description="the run's cost cap from now on (0 = none); default HAVACHAT_MAX_RUN_COST_USD"
+    )
 
 
 class PlanRequest(BaseModel):
@@ -162,6 +165,9 @@ class RunRecord(BaseModel):
     summary_key: str | None = None
     content_key: str | None = Field(default=None, description="sha256 of the bytes, context, model and settings")
     reused_from: str | None = Field(default=None, description="The run whose batch outputs this run copied")
+    max_cost_usd: float | None = Field(default=None, description="the cost cap of the run's last execution")
+    estimated_cost_usd: float | None = Field(default=None, description="Plan's estimate, when a cap was set")
+    spent_usd: float | None = Field(default=None, description="the batches' cost so far, counted while a cap is set")
 
 
 class PlanOutput(BaseModel):
@@ -181,6 +187,7 @@ class PlanOutput(BaseModel):
     owner: str | None = None
     reused_from: str | None = None
     note: str | None = None
+    max_cost_usd: float | None = Field(default=None, description="the run's cost cap, which the batches check")
 
 
 class BatchInput(BaseModel):
@@ -190,6 +197,7 @@ class BatchInput(BaseModel):
     language: str
     level: Level
     batch: BatchSpec
+    max_cost_usd: float | None = Field(default=None, description="the run's cost cap (None: no check, no count)")
 
 
 class BatchOutput(BaseModel):
@@ -317,6 +325,7 @@ class ItemsGeneratedDetail(BaseModel):
     language: str
     level: str
     items_total: int = 0
+    reused_from: str | None = None
 
 
 class ContentStatus(StrEnum):

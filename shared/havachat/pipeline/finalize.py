@@ -31,6 +31,7 @@ from havachat.pipeline.contracts import (
 )
 from havachat.pipeline.keys import RunKeys, list_catalog_key
 from havachat.pipeline.ports import Events, FinalizeReport, Items, Runs, Store
+from havachat.pipeline.warm import CACHE_WARM, WarmOutput, warm_key
 from havachat.postprocess import CatalogEntry, coverage, dedupe_items, match_catalog, merge_similar
 from havachat.readings import summarise_readings
 
@@ -154,6 +155,9 @@ def finalize_step(
         _add_usage(usage_by_category, spec.category.value, batch.output.usage)
 
     failed_batches = _failed_batches(failed_specs, store, keys, usage_by_category, read_concurrency)
+    warmed = store.get_json(warm_key(run_id))  # the prompt-cache warm-up's calls cost too
+    if warmed is not None:
+        _add_usage(usage_by_category, CACHE_WARM, WarmOutput.model_validate(warmed).usage)
     unique, duplicates = dedupe_items(all_items)
     unique, merged = merge_similar(unique)
     catalog_key = list_catalog_key(input_object)

@@ -16,7 +16,9 @@ import hashlib
 import json
 from typing import Protocol
 
+from havachat.cost_cap import estimated_cost_usd, refusal
 from havachat.errors import InvalidVocabFile, UploadNotFound, VocabProblem
+from havachat.languages.dictionary import fill_definitions
 from havachat.ledger import UsageTotals
 from havachat.models import Level, RunPlan, VocabList
 from havachat.pipeline.contracts import (
@@ -77,7 +79,9 @@ def plan_request(
     duplicate for this one.
     """
     if isinstance(request.event, ResumeRequest):
-        output = resume_step(request.event.resume_run_id, owner=owner, store=store, runs=runs)
+        cap = request.event.max_cost_usd
+        cap = settings.max_run_cost_usd if cap is None else cap
+        output = resume_step(request.event.resume_run_id, owner=owner, store=store, runs=runs, max_cost_usd=cap)
         report.resumed(output)
         return output
     source = request.event.uploaded_object()
@@ -104,7 +108,9 @@ def plan_step(
     recorded as a FAILED run with its problems and raised as `InvalidVocabFile`. `size` is the
     object's full size when `data` is only its first bytes (a ranged read). If the same content
     was generated before with the same model, prompt and settings, that run's batch outputs are
-    copied (no LLM call; `reused_from` in the run record and summary).
+    copied (no LLM call; `reused_from` in the run record and summary). With a cost cap
+    (`max_run_cost_usd`) a plan whose estimate is over it is written, the run recorded FAILED and
+    `CostCapExceeded` raised: a resume with a higher cap runs it.
     """
     run_id = run_id_for(source.bucket, source.key, source.version_id or source.etag)
     now = now_iso()
@@ -118,7 +124,7 @@ def plan_step(
     keys = RunKeys(run_id)
     try:
         vocab, language, level = _read_vocab(source, data, settings, size)
-        vocab = fill_romanization(vocab, language)  # missing pinyin, kana or RR from the dictionary
+        vocab = fill_from_dictionaries(vocab, language)
         try:
             plan = plan_with_settings(vocab, settings, run_id=run_id, language=language, level=level)
         except ValueError as exc:  # nothing to plan
@@ -138,16 +144,24 @@ def plan_step(
         store.put_json(keys.chunk(chunk_index), chunk.model_dump(mode="json"))
     store.put_json(keys.plan, plan.model_dump(mode="json"))
     store.put_json(keys.manifest, [b.model_dump(mode="json") for b in plan.batches])
+    cap = settings.max_run_cost_usd or None
+    estimate = estimated_cost_usd(plan) if cap else None
+    refused = refusal(estimate or 0.0, cap, len(plan.batches))
     runs.update(
         run_id,
-        status=RunStatus.RUNNING.value,
+        status=(RunStatus.FAILED if refused else RunStatus.RUNNING).value,
+        problems=[str(refused)] if refused else None,
         language=language,
         level=str(level),
         batch_count=len(plan.batches),
         content_key=content_key,
         reused_from=reused_from,
+        max_cost_usd=cap,
+        estimated_cost_usd=estimate,
         updated_at=now_iso(),
     )
+    if refused:
+        raise refused
     return PlanOutput(
         run_id=run_id,
         status=RunStatus.RUNNING,
@@ -157,7 +171,14 @@ def plan_step(
         level=level,
         owner=owner,
         reused_from=reused_from,
+        max_cost_usd=cap,
     )
+
+
+def fill_from_dictionaries(vocab: VocabList, language: str) -> VocabList:
+    """What Plan adds to a list before planning it: missing romanization (pinyin, kana, RR) and missing
+    definitions (CC-CEDICT, JMdict) from the language's dictionaries, each filled row marked in `extra`."""
+    return fill_definitions(fill_romanization(vocab, language), language)
 
 
 def _read_vocab(source: S3Object, data: bytes, settings: Settings, size: int | None) -> tuple[VocabList, str, Level]:
@@ -226,12 +247,14 @@ def _reuse_batch_outputs(content_key: str, plan: RunPlan, store: Store, runs: Ru
 RESUMABLE = (RunStatus.PARTIAL, RunStatus.FAILED)
 
 
-def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs) -> PlanOutput:
+def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs, max_cost_usd: float | None = None) -> PlanOutput:
     """Plan for re-running a PARTIAL or FAILED run: the same manifest, `owner` takes the run over.
 
     GenerateBatch returns existing batch outputs without an LLM call, so only the batches that
     failed run again; Finalize then merges all of them. A run that is unknown, never planned or
     not resumable (SUCCEEDED, or RUNNING under another execution) gives `duplicate` with a note.
+    `max_cost_usd` is the run's cost cap from now on (0 or None: none); the spend so far counts
+    against it, and the estimate is not checked again.
     """
     record = runs.get(run_id)
     plan_data = store.get_json(RunKeys(run_id).plan)
@@ -244,6 +267,9 @@ def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs) -> PlanOut
         note = f"run {run_id} is {record.status.value} (owner {record.owner}); only PARTIAL or FAILED runs resume"
         return PlanOutput(run_id=run_id, duplicate=True, status=record.status, owner=record.owner, note=note)
     plan = RunPlan.model_validate(plan_data)
+    cap = max_cost_usd or None
+    if cap or record.max_cost_usd:
+        runs.update(run_id, max_cost_usd=cap or 0.0)
     return PlanOutput(
         run_id=run_id,
         status=RunStatus.RUNNING,
@@ -253,4 +279,5 @@ def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs) -> PlanOut
         level=plan.level,
         owner=owner,
         reused_from=record.reused_from,
+        max_cost_usd=cap,
     )
