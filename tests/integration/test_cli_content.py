@@ -53,6 +53,12 @@ def test_content_after_run_writes_checked_conversations_and_stories(
     assert "1 word(s) outside the level: señora" in done.stderr
     assert document.run_id == json.loads((tmp_path / "run.json").read_text())["run_id"]
 
+    # The same command again finds the run's content written: no call
+    calls = len(fake.requests)
+    again = havachat("content", str(tmp_path), "--conversations", "2", "--stories", "1", env=with_claude(claude_url))
+    assert again.returncode == ExitCode.OK and "already written: no call" in again.stdout, again.stderr[-2000:]
+    assert len(fake.requests) == calls
+
 
 def test_content_without_credentials_says_so_and_exits_5(tmp_path: Path) -> None:
     (tmp_path / "run.json").write_text(json.dumps({"run_id": "r", "language": "es", "level": "A1"}), encoding="utf-8")

@@ -24,7 +24,7 @@ HIDDEN = "word,definition\n你\u200b好,\x1b[31mhello\x07\n안녕,hi\n你好,hel
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in [n for n in os.environ if n.startswith(("ANTHROPIC_", "HAVACHAT_"))]:
+    for name in [n for n in os.environ if n.startswith(("ANTHROPIC_", "HAVACHAT_")) and n != "HAVACHAT_HOME"]:
         monkeypatch.delenv(name)
     return CliRunner()
 
@@ -139,16 +139,26 @@ def test_a_language_code_is_standardised(runner: CliRunner, tmp_path: Path) -> N
 def test_a_run_the_offline_generator_cannot_serve_is_refused_before_running(
     runner: CliRunner, tmp_path: Path, provider: list[str], code: ExitCode
 ) -> None:
-    # Given Spanish and no LLM: chosen offline, or offline because no key is set (auto)
+    # Given French and no LLM: chosen offline, or offline because no key is set (auto)
     out = tmp_path / "out"
 
     done = runner.invoke(
         app,
-        ["run", _file(tmp_path, "es.csv", "word\nhola\n"), "-l", "es", "--level", "A1", "--out", str(out), *provider],
+        [
+            "run",
+            _file(tmp_path, "fr.csv", "word\nbonjour\n"),
+            "-l",
+            "fr",
+            "--level",
+            "A1",
+            "--out",
+            str(out),
+            *provider,
+        ],
     )
 
     assert done.exit_code == code
-    assert "no items for es (offline items exist for zh, ja, ko)" in " ".join(done.stderr.split())
+    assert "no items for fr (offline items exist for zh, ja, ko, es)" in " ".join(done.stderr.split())
     assert "ANTHROPIC_API_KEY" in done.stderr
     assert not out.exists()
 

@@ -47,7 +47,10 @@ def test_the_server_serves_the_sample_upload_where_the_sample_event_points() -> 
         assert stack.endpoint == f"http://host.docker.internal:{stack.address.rsplit(':', 1)[1]}"
 
 
-def test_the_env_vars_file_sets_every_declared_variable_to_the_local_runs_settings() -> None:
+def test_the_env_vars_file_sets_every_declared_variable_to_the_local_runs_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HAVACHAT_HOME")  # the tests' own (tests/conftest.py): a function's environment has none
     with local_aws(ROOT, host="127.0.0.1", port=0, endpoint_host="127.0.0.1") as stack:
         local = stack.local
         variables = stack.env_vars["Parameters"]
