@@ -36,7 +36,7 @@ from typing import Protocol, TypeAlias
 from havachat.concurrency import map_concurrently
 from havachat.content.generate import generate_content_with_settings
 from havachat.content.models import ContentDocument
-from havachat.errors import HavachatError, LlmInvalidOutput
+from havachat.errors import HavachatError, LlmInvalidOutput, NeedsLlm
 from havachat.generation import BatchResult, generate_batch
 from havachat.languages.dictionary import fill_definitions
 from havachat.ledger import Ledger
@@ -76,11 +76,6 @@ class GenerationFailed(HavachatError):
         self.partial = partial
         shown = "; ".join(f"{batch}: {type(exc).__name__}: {exc}" for batch, exc in list(errors.items())[:5])
         super().__init__(f"{len(errors)} batch(es) failed: {shown}")
-
-
-class NeedsLlm(HavachatError):
-    """The offline generator was asked for something only an LLM writes (a category it does not cover,
-    a language it has no items for, or Stage 2 content)."""
 
 
 class GeneratorLlm(StructuredLlm, StructuredContentLlm, Protocol):
@@ -275,10 +270,7 @@ class LearningItemGenerator:
         the provider is offline: conversations and stories are always written by an LLM.
         """
         if self.llm is None:
-            raise NeedsLlm(
-                "conversations and stories need an LLM, and the provider is offline: set ANTHROPIC_API_KEY "
-                "(provider anthropic), or provider bedrock with AWS credentials"
-            )
+            raise NeedsLlm.for_content()
         vocab = vocabulary(vocab_items, None, self.settings)
         document = generate_content_with_settings(
             list(items),

@@ -82,5 +82,17 @@ class MissingCredentials(HavachatError):
     """No way to reach an LLM was configured."""
 
 
+class NeedsLlm(HavachatError):
+    """The offline generator was asked for something only an LLM writes (a category it does not cover,
+    a language it has no items for, or Stage 2 content)."""
+
+    @classmethod
+    def for_content(cls) -> NeedsLlm:
+        return cls(
+            "conversations and stories need an LLM, and the provider is offline: set ANTHROPIC_API_KEY "
+            "(provider anthropic), or provider bedrock with AWS credentials"
+        )
+
+
 class UploadNotFound(HavachatError):
     """The uploaded object (version) an event names does not exist (deleted, or its key misread)."""

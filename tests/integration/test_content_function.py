@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from havachat.api import LearningItemGenerator
+from havachat.aws.wiring import aws_deps
 from havachat.content.models import ContentDocument
+from havachat.errors import NeedsLlm
 from havachat.llm import InstructorClaude
 from havachat.models import LearningItem
 from havachat.pipeline.contracts import RunSummary
 from havachat.pipeline.keys import ContentKeys, RunKeys
+from havachat.settings import Provider
 from havachat.vocab import read_vocab_file
 from havachat_local.runner import LambdaContextStub, LocalPipeline
 from tests.fakes.fake_claude import FakeClaude
@@ -187,3 +190,20 @@ def test_a_failed_run_or_one_without_items_is_skipped_without_a_call(
         ("SKIPPED", "the run has no items"),
     ]
     assert fake_claude.requests == []
+
+
+def test_an_offline_stack_fails_content_with_a_clear_needs_an_llm_event(
+    local: LocalPipeline, fake_claude: FakeClaude
+) -> None:
+    event, _ = _completed_run(local, fake_claude)
+    offline = local.settings.model_copy(update={"provider": Provider.OFFLINE})
+    local.function_deps[CONTENT] = aws_deps(offline, local.session)  # what the deployed function builds
+
+    with local.capture_events(("LearningContentGenerationFailed",)) as drain:
+        with pytest.raises(NeedsLlm, match="conversations and stories need an LLM"):
+            local.handlers[CONTENT](event, _context(local))
+        published = drain()
+
+    [failed] = [e["detail"] for e in published]
+    assert (failed["run_id"], failed["error_type"]) == (event["detail"]["run_id"], "NeedsLlm")
+    assert "need an LLM" in failed["message"] and fake_claude.requests == []

@@ -21,6 +21,7 @@ from havachat.aws.idempotency import Idempotency
 from havachat.aws.items import DynamoItems
 from havachat.aws.runs import DynamoRuns
 from havachat.aws.storage import S3Store
+from havachat.errors import NeedsLlm
 from havachat.settings import Provider, Settings, get_settings, resolve_provider
 
 if TYPE_CHECKING:  # the LLM stack and Stage 2 load only in the functions that use them (cold start)
@@ -120,7 +121,7 @@ def aws_deps(
         items=DynamoItems(settings.items_table, dynamodb),
         events=EventBridgePublisher(settings.event_bus_name, session.client("events", config=AWS_CLIENT_CONFIG)),
         batch_generator=batch_generator or Lazy(lambda: configured_generator(settings)),
-        content_llm=content_llm or Lazy(lambda: claude(settings)),
+        content_llm=content_llm or Lazy(lambda: configured_content_llm(settings)),
         idempotency=idempotency,
         content=content,
     )
@@ -160,3 +161,10 @@ def configured_generator(settings: Settings) -> BatchGenerator:
 
         return OfflineGenerator()
     return llm_generator(claude(settings), settings)
+
+
+def configured_content_llm(settings: Settings) -> InstructorClaude:
+    """Claude for Stage 2; with the offline provider, `NeedsLlm`: conversations and stories need an LLM."""
+    if resolve_provider(settings).provider is Provider.OFFLINE:
+        raise NeedsLlm.for_content()
+    return claude(settings)

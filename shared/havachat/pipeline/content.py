@@ -21,6 +21,7 @@ from collections.abc import Callable
 from havachat.content.generate import ContentGenerationFailed, generate_content_with_settings
 from havachat.content.models import ContentChunkRecord, ContentDocument, ContentKind
 from havachat.content.prompts import CONTENT_PROMPT_VERSION
+from havachat.errors import MissingCredentials, NeedsLlm
 from havachat.ledger import UsageTotals
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem, VocabList
@@ -68,8 +69,9 @@ def content_step(
 
     `llm` builds the model client; it is called only when there is content to write. A FAILED run
     or a run without items is skipped. `ContentGenerationFailed` (some calls failed
-    after their retries) is announced as `LearningContentGenerationFailed`, then propagates so the
-    invocation is retried; finished calls are kept.
+    after their retries), like no way to reach an LLM (`MissingCredentials`, `NeedsLlm`), is announced
+    as `LearningContentGenerationFailed`, then propagates so the invocation is retried; finished calls
+    are kept.
     """
     keys = ContentKeys(detail.run_id)
     if detail.status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
@@ -86,7 +88,6 @@ def content_step(
         _publish(reused, detail, store=store, rows=rows, events=events)
         return _outcome(reused, ContentStatus.EXISTING, keys)
     vocab, from_items = _vocabulary(store, detail.run_id, items)
-    model = llm()
 
     def on_chunk(record: ContentChunkRecord, error: Exception | None) -> None:
         metrics_sink.record(
@@ -98,6 +99,7 @@ def content_step(
         )
 
     try:
+        model = llm()  # no key, or the offline provider: announced like a failed call
         document = generate_content_with_settings(
             items,
             vocab,
@@ -109,7 +111,7 @@ def content_step(
             chunk_cache=_StoreChunkCache(store, keys),
             on_chunk=on_chunk,
         )
-    except ContentGenerationFailed as failed:
+    except (ContentGenerationFailed, MissingCredentials, NeedsLlm) as failed:
         events.publish(CONTENT_GENERATION_FAILED, ContentFailedDetail.of(detail.run_id, failed).model_dump(mode="json"))
         raise
     _publish(document, detail, store=store, rows=rows, events=events)
