@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from enum import IntEnum
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from havachat.cost_cap import estimated_cost_usd, refusal
@@ -468,9 +467,6 @@ def run(
         errors.print(f"[red]✗ {missing}[/red]", highlight=False)
         raise typer.Exit(ExitCode.MISSING_CREDENTIALS) from None
 
-    filled = fill_from_dictionaries(vocab, chosen_language)  # as Plan plans it
-    expected = plan_with_settings(filled, settings, run_id="progress", language=chosen_language, level=chosen_level)
-    per_category = Counter(b.category.value for b in expected.batches)
     started = time.perf_counter()
     content: ContentDocument | None = None
     content_failure: str | None = None
@@ -481,13 +477,18 @@ def run(
         TimeElapsedColumn(),
         console=errors,
     ) as progress:
-        tasks = {name: progress.add_task(name, total=total) for name, total in per_category.items()}
+        tasks: dict[str, TaskID] = {}
         seen: set[str] = set()
+        lock = threading.Lock()
 
-        def advance(event: BatchProgress) -> None:
-            if event.ok and event.batch_id not in seen:
-                seen.add(event.batch_id)
-                progress.advance(tasks[event.batch_id.rsplit("-", 1)[0]])
+        def advance(event: BatchProgress) -> None:  # from the batches' threads
+            with lock:
+                if not tasks:  # the first batch: Plan's plan names the bars and their totals
+                    for name, total in pipeline.planned_batches(event.run_id).items():
+                        tasks[name] = progress.add_task(name, total=total)
+                if event.ok and event.batch_id not in seen:
+                    seen.add(event.batch_id)
+                    progress.advance(tasks[event.batch_id.rsplit("-", 1)[0]])
 
         with _pipeline(generator, settings, state, advance) as (pipeline, log_path):
             if with_content:

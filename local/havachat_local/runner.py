@@ -32,6 +32,7 @@ import time
 import traceback
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from havachat.aws.wiring import AwsDeps, Lazy, aws_deps, llm_generator
 from havachat.errors import MissingCredentials
 from havachat.generation import BatchGenerator
 from havachat.llm_port import StructuredContentLlm, StructuredLlm
-from havachat.models import LearningItem
+from havachat.models import LearningItem, RunPlan
 from havachat.offline import OfflineGenerator
 from havachat.pipeline.contracts import RunSummary, S3Object, now_iso
 from havachat.pipeline.keys import RunKeys, run_id_for
@@ -516,6 +517,12 @@ class LocalPipeline:
         assert self.deps is not None
         data = self.deps.store.get_json(RunKeys(run_id).summary)
         return RunSummary.model_validate(data) if data is not None else None
+
+    def planned_batches(self, run_id: str) -> Counter[str]:
+        """Batches per category of the run's plan (Plan's own, as it wrote it to S3)."""
+        assert self.deps is not None
+        plan = RunPlan.model_validate(self.deps.store.get_json(RunKeys(run_id).plan))
+        return Counter(spec.category.value for spec in plan.batches)
 
     def read_items(self, run_id: str) -> list[LearningItem]:
         """The run's `items.jsonl` from S3."""
