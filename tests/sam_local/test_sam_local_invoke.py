@@ -249,7 +249,7 @@ def test_the_readme_sam_local_invoke_lines_finish_a_run_offline(invoke: Invoke, 
     _, [content] = invoke("ContentFunction", [EVENTS_DIR / "learning_items_generated.json"])
 
     # Then it stops, saying it needs an LLM, and writes no content
-    assert content["errorType"] == "MissingCredentials", content
-    assert "Anthropic API key" in content["errorMessage"]
+    assert content["errorType"] == "NeedsLlm", content
+    assert "conversations and stories need an LLM" in content["errorMessage"]
     listed = s3.list_objects_v2(Bucket=generated["output"]["bucket"], Prefix=f"results/{final['run_id']}/")
     assert "content.json" not in {Path(o["Key"]).name for o in listed.get("Contents", [])}
