@@ -86,7 +86,7 @@ def prefilled(file: Path, into: Path) -> Path:
     Both trees then plan the same words with the same definitions, so the rows differ by the prompt
     layout and the warm-up, not by what the words carry.
     """
-    from havachat.pipeline.plan import fill_from_dictionaries
+    from havachat.languages.dictionary import fill_from_dictionaries
     from havachat.vocab import read_vocab_file
 
     vocab = fill_from_dictionaries(read_vocab_file(file), "zh")

@@ -28,10 +28,10 @@ from rich.table import Table
 
 from havachat.cost_cap import estimated_cost_usd, refusal
 from havachat.errors import InvalidVocabFile, MissingCredentials
+from havachat.languages.dictionary import fill_from_dictionaries
 from havachat.languages.tags import UnknownLanguage, standard_tag
 from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline.contracts import RunSummary
-from havachat.pipeline.plan import fill_from_dictionaries
 from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_with_settings, summarise_plan
 from havachat.settings import Provider, Settings, resolve_provider
 from havachat.vocab import VocabLimits, read_vocab_file

@@ -38,7 +38,7 @@ from havachat.content.generate import generate_content_with_settings
 from havachat.content.models import ContentDocument
 from havachat.errors import HavachatError, LlmInvalidOutput, NeedsLlm
 from havachat.generation import BatchResult, generate_batch
-from havachat.languages.dictionary import fill_definitions
+from havachat.languages.dictionary import fill_from_dictionaries
 from havachat.ledger import Ledger
 from havachat.llm_port import StructuredContentLlm, StructuredLlm
 from havachat.models import (
@@ -187,7 +187,7 @@ class LearningItemGenerator:
         if categories is None:
             categories = OFFLINE_CATEGORIES if self.offline else tuple(Category)
         self._check_offline(categories)
-        vocab = fill_definitions(vocabulary(vocab_items, grammar_items, self.settings), self.language)
+        vocab = fill_from_dictionaries(vocabulary(vocab_items, grammar_items, self.settings), self.language)
         plan = plan_run(
             vocab,
             run_id=self.run_id,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from havachat.languages import language_for
 from havachat.models import DEFINITION_MARK, VocabKind, VocabList, VocabWarning
+from havachat.readings import fill_romanization
 
 DATA = Path(__file__).with_name("data")
 
@@ -157,3 +158,9 @@ def fill_definitions(vocab: VocabList, language: str) -> VocabList:
         note += f"; {unknown} not in it have none"
     warning = VocabWarning(row=None, problem=note)
     return vocab.model_copy(update={"items": items, "warnings": [*vocab.warnings, warning]})
+
+
+def fill_from_dictionaries(vocab: VocabList, language: str) -> VocabList:
+    """What Plan (and the Python API) add to a list before planning it: missing romanization (pinyin,
+    kana, RR) and missing definitions (CC-CEDICT, JMdict), each filled row marked in `extra`."""
+    return fill_definitions(fill_romanization(vocab, language), language)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from havachat.cost_cap import estimated_cost_usd, refusal
 from havachat.errors import InvalidVocabFile, UploadNotFound, VocabProblem
-from havachat.languages.dictionary import fill_definitions
+from havachat.languages.dictionary import fill_from_dictionaries
 from havachat.ledger import UsageTotals
 from havachat.models import Level, RunPlan, VocabList
 from havachat.pipeline.contracts import (
@@ -34,7 +34,6 @@ from havachat.pipeline.contracts import (
 from havachat.pipeline.keys import RunKeys, content_index_key, run_id_for
 from havachat.pipeline.ports import PlanReport, Runs, Store, UploadStore
 from havachat.planning import plan_with_settings
-from havachat.readings import fill_romanization
 from havachat.settings import Settings
 from havachat.vocab import VocabLimits, context_from_key, parse_vocab
 
@@ -173,12 +172,6 @@ def plan_step(
         reused_from=reused_from,
         max_cost_usd=cap,
     )
-
-
-def fill_from_dictionaries(vocab: VocabList, language: str) -> VocabList:
-    """What Plan adds to a list before planning it: missing romanization (pinyin, kana, RR) and missing
-    definitions (CC-CEDICT, JMdict) from the language's dictionaries, each filled row marked in `extra`."""
-    return fill_definitions(fill_romanization(vocab, language), language)
 
 
 def _read_vocab(source: S3Object, data: bytes, settings: Settings, size: int | None) -> tuple[VocabList, str, Level]:
