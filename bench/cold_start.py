@@ -33,6 +33,7 @@ from havachat_local.template import TemplateInfo, load_template
 
 # Issue #17: an LLM handler imports in at most 1.1x the naive import, Plan and Finalize in at most 0.3x.
 LLM_TARGET, LIGHT_TARGET = 1.10, 0.30
+WITH_SUBSEGMENTS = "GenerateBatchFunction, TracingSubsegments=true"
 
 _HANDLER = """
 import importlib.util, json, sys, time
@@ -77,8 +78,9 @@ class Timing:
     llm: bool
 
 
-def lambda_env(function: str) -> dict[str, str]:
-    """The environment of a deployed function, minus credentials (nothing here calls AWS)."""
+def lambda_env(function: str, *, subsegments: bool = False) -> dict[str, str]:
+    """The environment of a deployed function, minus credentials (nothing here calls AWS); X-Ray subsegments
+    off, as the template's `TracingSubsegments` default leaves them, unless `subsegments`."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT / "shared"),
@@ -96,6 +98,7 @@ def lambda_env(function: str) -> dict[str, str]:
         "HAVACHAT_CONTENT_TABLE": "bench-content",
         "HAVACHAT_IDEMPOTENCY_TABLE": "bench-idempotency",
         "HAVACHAT_EVENT_BUS_NAME": "bench-bus",
+        "POWERTOOLS_TRACE_DISABLED": "false" if subsegments else "true",
     }
 
 
@@ -149,6 +152,11 @@ def main() -> None:
     commands = {"naive": ([sys.executable, "-c", _NAIVE], lambda_env("Naive"))}
     for name, function in functions.items():
         commands[name] = ([sys.executable, "-c", _HANDLER, str(function.handler_file)], lambda_env(name))
+    if "GenerateBatchFunction" in functions:  # the price of TracingSubsegments=true
+        commands[WITH_SUBSEGMENTS] = (
+            [sys.executable, "-c", _HANDLER, str(functions["GenerateBatchFunction"].handler_file)],
+            lambda_env("GenerateBatchFunction", subsegments=True),
+        )
     timings = best_of(commands, args.runs)
     naive = timings.pop("naive")
     rows = []
@@ -180,7 +188,7 @@ def main() -> None:
     print(f"(d) Cold start, best of {args.runs} fresh processes each, in rounds (ms)\n")
     columns = ["handler", "LLM stack", "import", "import CPU", "import + clients", "vs naive (wall)"]
     print(table([*columns, "vs naive (CPU)", "target", "result"], [*rows, (*naive_row, "", "")]))
-    light = next(f for name, f in functions.items() if rows[list(functions).index(name)][1] == "no")
+    light = next(f for name, f in functions.items() if timings[name].llm is False)
     heavy = functions.get("GenerateBatchFunction", light)
     profiles = {
         light.logical_id: import_self_times(_load(light.handler_file), lambda_env(light.logical_id)),

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import havachat.llm  # noqa: F401  (the LLM stack loads at init, with the other imports)
-from havachat.aws.observability import EmfBatchMetrics, logger, metrics, tracer
+from havachat.aws.observability import EmfBatchMetrics, logger, metrics, traced
 from havachat.aws.wiring import AwsDeps, container_deps
 from havachat.pipeline.content import content_step
 from havachat.pipeline.contracts import ItemsGeneratedDetail
@@ -27,7 +27,7 @@ class ItemsGeneratedEvent(EventBridgeModel):
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer().capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: AwsDeps | None = None) -> dict[str, Any]:
     detail = parse(event=event, model=ItemsGeneratedEvent).detail

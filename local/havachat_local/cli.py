@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -33,7 +34,8 @@ from havachat.languages.tags import UnknownLanguage, standard_tag
 from havachat.models import LearningItem, Level, VocabItem, VocabList
 from havachat.pipeline.contracts import RunSummary
 from havachat.planning import LatencyModel, compare_designs, estimate_wall_seconds, plan_with_settings, summarise_plan
-from havachat.settings import Provider, Settings, resolve_provider
+from havachat.rate_limits import map_concurrency
+from havachat.settings import LlmMode, Provider, Settings, resolve_provider
 from havachat.vocab import VocabLimits, read_vocab_file
 from havachat_local.export import EXPORTERS, ExportFormat, write_apkg
 
@@ -87,6 +89,16 @@ MaxCostOpt = Annotated[
         "--max-cost", min=0, metavar="USD", help="the run's cost cap (0: none; default HAVACHAT_MAX_RUN_COST_USD)"
     ),
 ]
+LlmModeOpt = Annotated[
+    LlmMode | None,
+    typer.Option(
+        "--llm-mode",
+        help="sync, or batch: the Message Batches API at half price, answered within 24 h "
+        "(default HAVACHAT_LLM_MODE; anthropic provider only)",
+    ),
+]
+LOCAL_BATCH_POLL_SECONDS = 5
+"""Seconds between two polls of a Message Batch in a local run, unless HAVACHAT_BATCH_POLL_SECONDS says."""
 
 
 _WARNINGS_SHOWN = 20
@@ -127,9 +139,19 @@ def _settings(
     concurrency: int | None = None,
     provider: Provider | None = None,
     max_cost: float | None = None,
+    llm_mode: LlmMode | None = None,
 ) -> Settings:
-    overrides = {"model": model, "map_concurrency": concurrency, "provider": provider, "max_run_cost_usd": max_cost}
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {
+        "model": model,
+        "map_concurrency": concurrency,
+        "provider": provider,
+        "max_run_cost_usd": max_cost,
+        "llm_mode": llm_mode,
+    }
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if "HAVACHAT_BATCH_POLL_SECONDS" not in os.environ:  # the deployed default (60 s) is long for a local run
+        settings = settings.model_copy(update={"batch_poll_seconds": LOCAL_BATCH_POLL_SECONDS})
+    return settings
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
@@ -173,6 +195,7 @@ def plan(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     max_cost: MaxCostOpt = None,
+    llm_mode: LlmModeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan as JSON")] = False,
     provider: Annotated[
         Provider | None,
@@ -182,7 +205,7 @@ def plan(
     """Show the batches, tokens, calls, cost and time of a run next to one call per word."""
     if provider is not None:
         _check_credentials(provider)
-    settings = _settings(model, concurrency, max_cost=max_cost)
+    settings = _settings(model, concurrency, max_cost=max_cost, llm_mode=llm_mode)
     vocab = _load(file, settings, language)
     chosen_language, chosen_level = _context(vocab, language, level)
     vocab = fill_from_dictionaries(vocab, chosen_language)  # as Plan plans it
@@ -190,16 +213,17 @@ def plan(
     summary = summarise_plan(run_plan)
     comparison = compare_designs(run_plan, vocab)
     latency = LatencyModel()
+    in_flight = map_concurrency(run_plan, settings)  # as Plan decides it: lowered to the rate limits
     batched_seconds = estimate_wall_seconds(
         [b.estimated_output_tokens for b in run_plan.batches],
-        concurrency=settings.map_concurrency,
+        concurrency=in_flight,
         latency=latency,
     )
     per_word_output = math.ceil(comparison.per_word.output_tokens / max(1, comparison.per_word.calls))
     per_word_seconds = estimate_wall_seconds(
         [per_word_output] * comparison.per_word.calls, concurrency=1, latency=latency
     )
-    estimate = estimated_cost_usd(run_plan)
+    estimate = estimated_cost_usd(run_plan, batch=settings.llm_mode is LlmMode.BATCH)
     over_cap = refusal(estimate, settings.max_run_cost_usd, summary.batches) is not None
     if as_json:
         document = {
@@ -207,8 +231,10 @@ def plan(
             "language": chosen_language,
             "level": str(chosen_level),
             "model": settings.model,
-            "concurrency": settings.map_concurrency,
+            "concurrency": in_flight,
             "max_cost_usd": settings.max_run_cost_usd or None,
+            "llm_mode": settings.llm_mode.value,
+            "estimated_cost_usd": round(estimate, 6),
             "over_cost_cap": over_cap,
             "summary": summary.model_dump(),
             "warnings": [warning.model_dump(mode="json") for warning in vocab.warnings],
@@ -233,7 +259,7 @@ def plan(
     _figures(table, "calls", "sys prompt", "input", "output", "cost USD", "time")
     for name, cost, seconds in (
         ("one call per word, sequential", comparison.per_word, per_word_seconds),
-        (f"category batches, {settings.map_concurrency} in parallel", comparison.batched, batched_seconds),
+        (f"category batches, {in_flight} in parallel", comparison.batched, batched_seconds),
     ):
         table.add_row(
             name,
@@ -248,6 +274,11 @@ def plan(
     if settings.max_run_cost_usd:
         verdict = "[red]over it: a run would be refused" if over_cap else "[green]within it"
         console.print(f"cost cap ${settings.max_run_cost_usd:.2f}: the batched estimate ${estimate:.2f} is {verdict}")
+    if settings.llm_mode is LlmMode.BATCH:
+        console.print(
+            f"--llm-mode batch: about ${estimate:.2f} (half the list price, no prompt caching counted), "
+            "answered within 24 hours"
+        )
 
 
 @app.command(name="export")
@@ -438,6 +469,7 @@ def run(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     max_cost: MaxCostOpt = None,
+    llm_mode: LlmModeOpt = None,
     with_content: Annotated[
         bool,
         typer.Option("--content", help="then Stage 2 (conversations and stories), as the template's rule triggers it"),
@@ -452,7 +484,7 @@ def run(
     from havachat.offline import has_offline_items, offline_note
     from havachat_local.outputs import copy_to_out, write_run
 
-    asked = _settings(model, concurrency, provider, max_cost)
+    asked = _settings(model, concurrency, provider, max_cost, llm_mode)
     settings = resolve_provider(asked)
     state = _state(settings)
     _checked_out(out, state, force)
@@ -529,12 +561,13 @@ def resume(
     model: ModelOpt = None,
     concurrency: ConcurrencyOpt = None,
     max_cost: MaxCostOpt = None,
+    llm_mode: LlmModeOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Finish a PARTIAL or FAILED run: only its failed (or never finished) batches call the LLM again."""
     from havachat_local.outputs import UnknownRun, copy_to_out, find_run, write_run
 
-    settings = resolve_provider(_settings(model, concurrency, provider, max_cost))
+    settings = resolve_provider(_settings(model, concurrency, provider, max_cost, llm_mode))
     state = _state(settings)
     _checked_out(out, state, force)
     try:

@@ -32,7 +32,8 @@ from havachat.offline import OfflineGenerator
 from havachat.pipeline.contracts import ObjectCreatedEvent, S3Object
 from havachat.settings import Provider, Settings
 from havachat_local.runner import LocalPipeline
-from havachat_local.template import FUNCTION_TYPES, TemplateInfo, load_template, resolve
+from havachat_local.sam_roles import LocalNames, resolve
+from havachat_local.template import FUNCTION_TYPES, TemplateInfo, load_template
 
 SAMPLE_VOCAB = Path("tests/fixtures/vocab/zh_hsk1.csv")
 SAMPLE_EVENT = Path("events/s3_object_created.json")
@@ -94,7 +95,7 @@ def env_vars(info: TemplateInfo, settings: Settings, endpoint: str) -> dict[str,
     `HAVACHAT_*` come from `settings`, `AWS_ENDPOINT_URL` is `endpoint`, the others are the
     template's values with the parameters at their defaults.
     """
-    defaults = parameter_defaults(info)
+    names = LocalNames(refs=parameter_defaults(info), attributes={}, conditions=info.template.get("Conditions", {}))
     values = {}
     for name, value in declared_variables(info).items():
         if name == ENDPOINT_VARIABLE:
@@ -102,7 +103,7 @@ def env_vars(info: TemplateInfo, settings: Settings, endpoint: str) -> dict[str,
         elif name.startswith(SETTINGS_PREFIX):
             values[name] = _variable(settings, name)
         else:
-            values[name] = resolve(value, defaults, {})
+            values[name] = str(resolve(value, names))
     return {"Parameters": values}
 
 

@@ -317,8 +317,6 @@ class LocalPipeline:
         for name, parameter in self.info.template.get("Parameters", {}).items():
             if "Default" in parameter:
                 refs[name] = str(parameter["Default"])
-        if self.map_concurrency is not None:
-            refs["MapConcurrency"] = str(self.map_concurrency)
         refs.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "havachat-local"})
 
         self.bucket = refs.get("DataBucket") or next(iter(self.info.resources(BUCKET_TYPES)), "")
@@ -333,6 +331,7 @@ class LocalPipeline:
                 "event_bus_name": self.bus_name,
                 "anthropic_secret_name": None,
                 "aws_region": REGION,
+                "map_concurrency": self.map_concurrency or self._base_settings.map_concurrency,
             }
         )
         batch_generator, content_llm = self._generation()
@@ -624,7 +623,7 @@ class LocalPipeline:
             with self._lock:
                 self._totals[result["run_id"]] = int(result.get("batch_count") or 0)
                 self._done.setdefault(result["run_id"], 0)
-        if name != GENERATE or self.progress is None or "warm_cache" in event:  # the warm-up is not a batch
+        if name != GENERATE or self.progress is None or "batch" not in event:  # the warm-up, Message Batch states
             return
         run_id = str(event.get("run_id"))
         with self._lock:

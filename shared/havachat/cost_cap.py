@@ -10,6 +10,7 @@ reached finishes, so the spend can end above the cap by up to the cost of the ba
 from __future__ import annotations
 
 from havachat.errors import HavachatError
+from havachat.ledger import BATCH_PRICE_FACTOR
 from havachat.models import OFFLINE_MODEL, RunPlan
 from havachat.planning import batched_cost
 
@@ -24,9 +25,16 @@ class CostCapReached(HavachatError):
     """GenerateBatch: the run's spend had reached its cap, so this batch made no call (resume with a higher cap)."""
 
 
-def estimated_cost_usd(plan: RunPlan) -> float:
-    """The plan's estimated cost at list prices with prompt caching on (what `havachat plan` shows); offline: 0."""
-    return 0.0 if plan.model == OFFLINE_MODEL else batched_cost(plan).cost_usd_cached
+def estimated_cost_usd(plan: RunPlan, *, batch: bool = False) -> float:
+    """The plan's estimated cost at list prices with prompt caching on (what `havachat plan` shows); offline: 0.
+
+    `batch` (the Message Batches API): half the list price without prompt caching, which the API
+    applies only on a best-effort basis there, so the estimate does not count on it.
+    """
+    if plan.model == OFFLINE_MODEL:
+        return 0.0
+    cost = batched_cost(plan)
+    return cost.cost_usd * BATCH_PRICE_FACTOR if batch else cost.cost_usd_cached
 
 
 def refusal(estimate_usd: float, cap_usd: float | None, batches: int) -> CostCapExceeded | None:

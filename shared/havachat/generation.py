@@ -1,8 +1,10 @@
 """One category batch end to end: prompt, structured call, post-processing, usage.
 
-An answer cut off at `max_tokens` is not re-asked (the same prompt would be cut off again):
-the chunk is halved and each half asked for half the items, down to `max_split_depth`
-(`batching.split_on_truncation`).
+A batch's calls ask for a `max_tokens` sized to its item target (`prompts.max_tokens_for_items`, at
+most the configured `max_tokens`), not the ceiling: the API reserves it from the output-token rate
+limit while the call runs. An answer cut off at `max_tokens` is not re-asked (the same prompt would be
+cut off again): the chunk is halved and each half asked for half the items with the same `max_tokens`,
+twice the room per item, down to `max_split_depth` (`batching.split_on_truncation`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from havachat.prompts import (
     PROMPT_VERSION,
     build_request,
     build_shared_request,
+    max_tokens_for_items,
     min_cacheable_tokens,
     quantity_guidance,
     words_for_category,
@@ -123,7 +126,8 @@ def generate_batch(
     """
     words = list(words)
     provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION)
-    batch = _Batch(spec, language, level, llm, provenance, max_tokens, chunk_size=len(words))
+    call_max_tokens = max_tokens_for_items(spec.target_items_max, max_tokens)
+    batch = _Batch(spec, language, level, llm, provenance, call_max_tokens, chunk_size=len(words))
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
     try:
         _generate_into(result, Part(words, (spec.target_items_min, spec.target_items_max)), batch, max_split_depth)

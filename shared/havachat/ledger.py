@@ -29,6 +29,10 @@ PRICES: dict[str, ModelPrice] = {
 }
 
 
+BATCH_PRICE_FACTOR = 0.5
+"""The Message Batches API bills every kind of token (input, output, cache writes and reads) at half the list price."""
+
+
 def price_for(model: str) -> ModelPrice:
     """The price of a model id such as `claude-sonnet-4-5-20250929` or `us.anthropic.claude-sonnet-4-5-...`.
 
@@ -49,16 +53,19 @@ class CallUsage(BaseModel):
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     latency_ms: float = 0.0
+    batch: bool = False
+    """Answered through the Message Batches API: priced at `BATCH_PRICE_FACTOR` of the list price."""
 
     @property
     def cost_usd(self) -> float:
         price = price_for(self.model)
+        per_million = (BATCH_PRICE_FACTOR if self.batch else 1.0) / 1_000_000
         return (
             self.input_tokens * price.input
             + self.output_tokens * price.output
             + self.cache_write_tokens * price.cache_write
             + self.cache_read_tokens * price.cache_read
-        ) / 1_000_000
+        ) * per_million
 
 
 class UsageTotals(BaseModel):

@@ -1,7 +1,8 @@
 """The LLM adapter: Claude through `instructor`, on the Anthropic API or on Amazon Bedrock.
 
 The only module that imports `anthropic` and `instructor` (about 2 s of imports): Plan and
-Finalize never import it. It implements `havachat.llm_port.StructuredLlm` and `StructuredContentLlm`.
+Finalize never import it. It implements `havachat.llm_port.StructuredLlm`, `StructuredContentLlm` and
+(on the Anthropic API) `MessageBatcher`.
 
 Retries are layered on purpose and none of them is repeated here:
 - the SDK retries 408/409/429/5xx/529 and transport errors `sdk_max_retries` times, honouring
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,19 +129,118 @@ class InstructorClaude:
             return [u for u in stopped.usage if isinstance(u, CallUsage)]
         return attempts
 
+    # -- the Message Batches API (half price, answered within 24 h) ---------------------------------
+
+    def submit_batch(self, requests: Mapping[str, LlmRequest], response_model: type[pydantic.BaseModel]) -> str:
+        """Submit `requests` (by custom id) as one Message Batch; returns its id.
+
+        Each request's params are what `_create` sends for its first attempt (instructor's own request
+        preparation: tool, tool_choice, the same cached system and `shared` blocks). Bedrock has no
+        Message Batches API: `LlmRequestRejected`.
+        """
+        batches = self._batches()
+        entries: list[Any] = [
+            {"custom_id": custom_id, "params": self.batch_params(request, response_model)}
+            for custom_id, request in requests.items()
+        ]
+        try:
+            return batches.create(requests=entries).id
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, []) from exc
+
+    def batch_status(self, batch_id: str) -> str:
+        """The Message Batch's `processing_status`: in_progress, canceling or ended."""
+        try:
+            return self._batches().retrieve(batch_id).processing_status
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, []) from exc
+
+    def batch_results(
+        self, batch_id: str, response_model: type[ModelT]
+    ) -> Iterator[tuple[str, StructuredAnswer[ModelT] | LlmError]]:
+        """Each request's answer by custom id, parsed and validated by instructor as `_create` parses it, or
+        the `Llm*` error it would have raised (no re-ask: the caller retries through the sync path).
+
+        Usage is marked `batch` (half price). Errored, expired and canceled requests are not billed.
+        """
+        prepared, _ = self._prepare(response_model, {})
+        try:
+            for entry in self._batches().results(batch_id):
+                yield entry.custom_id, self._batch_answer(entry.result, prepared)
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, []) from exc
+
+    def batch_params(self, request: LlmRequest, response_model: type[pydantic.BaseModel]) -> dict[str, Any]:
+        """The Messages API params of `request`'s first attempt, as instructor prepares them."""
+        _, params = self._prepare(response_model, self._request_kwargs(request))
+        return params
+
+    def _batches(self) -> Any:
+        raw = self._client.client
+        if not isinstance(raw, anthropic.Anthropic):
+            raise LlmRequestRejected(f"{self._service} has no Message Batches API: use --llm-mode sync")
+        return raw.messages.batches
+
+    def _prepare(self, response_model: type[Any], kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from instructor.processing.response import handle_response_model  # see _batch_answer
+
+        return handle_response_model(response_model, mode=self._client.mode, provider=self._client.provider, **kwargs)
+
+    def _batch_answer(self, result: Any, response_model: type[ModelT]) -> StructuredAnswer[ModelT] | LlmError:
+        if result.type != "succeeded":
+            errored = result.type == "errored"
+            detail = result.error.error.message if errored else _UNANSWERED.get(result.type, result.type)
+            kind = result.error.error.type if errored else result.type
+            error = LlmRequestRejected if kind == "invalid_request_error" else LlmUnavailable
+            return error(f"{self._service} Message Batch request {result.type} ({kind}): {detail}", usage=[])
+        message = result.message
+        usage = message.usage
+        attempts = [
+            CallUsage(
+                model=self.model,
+                input_tokens=usage.input_tokens or 0,
+                output_tokens=usage.output_tokens or 0,
+                cache_write_tokens=usage.cache_creation_input_tokens or 0,
+                cache_read_tokens=usage.cache_read_input_tokens or 0,
+                batch=True,
+            )
+        ]
+        # Imported here, not at the top: the module loads openai's types (~0.9 s), which only building the
+        # instructor client (`instructor.from_anthropic`, at a handler's first call) loads otherwise.
+        from instructor.processing.response import process_response
+
+        try:
+            value = process_response(
+                message,
+                response_model=response_model,
+                stream=False,
+                mode=self._client.mode,
+                provider=self._client.provider,
+            )
+        except IncompleteOutputException:
+            return LlmOutputTruncated("the answer was cut off at max_tokens", usage=attempts)
+        except _PARSE_ERRORS as exc:
+            return LlmInvalidOutput(f"the answer failed validation: {_summary(exc)}", usage=attempts)
+        return StructuredAnswer(value=value, attempts=attempts)
+
+    def _request_kwargs(self, request: LlmRequest) -> dict[str, Any]:
+        messages: list[Any] = [{"role": "user", "content": _user_content(request)}]  # Anthropic's blocks
+        return {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "system": [{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}],
+            "messages": messages,
+        }
+
     def _create(self, request: LlmRequest, response_model: type[ModelT]) -> tuple[ModelT, list[CallUsage]]:
         attempts: list[CallUsage] = []
         hooks = self._usage_hooks(attempts)
-        messages: list[Any] = [{"role": "user", "content": _user_content(request)}]  # Anthropic's blocks
         try:
             value = self._client.create(
-                model=self.model,
                 response_model=response_model,
                 max_retries=self.validation_max_retries,
-                max_tokens=request.max_tokens,
-                system=[{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}],
-                messages=messages,
                 hooks=hooks,
+                **self._request_kwargs(request),
             )
         except IncompleteOutputException as exc:
             raise LlmOutputTruncated(
@@ -274,6 +375,7 @@ def make_llm(
 
 
 _EPHEMERAL = {"type": "ephemeral"}
+_UNANSWERED = {"expired": "no answer within 24 hours", "canceled": "the Message Batch was canceled"}
 
 
 def _user_content(request: LlmRequest) -> str | list[dict[str, Any]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
+from havachat.errors import LlmError
 from havachat.ledger import CallUsage
 from havachat.models import LearningItemBatch
 
@@ -65,3 +67,27 @@ class StructuredContentLlm(Protocol):
     model: str
 
     def generate_structured(self, request: LlmRequest, response_model: type[ModelT]) -> StructuredAnswer[ModelT]: ...
+
+
+@runtime_checkable
+class MessageBatcher(Protocol):
+    """An LLM that answers many requests at once, asynchronously and at half price (the Message Batches API).
+
+    Every method raises the `havachat.errors.Llm*` errors; a request's own failure comes back as its result.
+    """
+
+    model: str
+
+    def submit_batch(self, requests: Mapping[str, LlmRequest], response_model: type[BaseModel]) -> str:
+        """Submit the requests (keyed by custom id) as one batch; returns its id."""
+        ...
+
+    def batch_status(self, batch_id: str) -> str:
+        """in_progress, canceling, or ended (then every result is ready)."""
+        ...
+
+    def batch_results(
+        self, batch_id: str, response_model: type[ModelT]
+    ) -> Iterator[tuple[str, StructuredAnswer[ModelT] | LlmError]]:
+        """Each request's validated answer (usage marked `batch`), or the error it ended with, by custom id."""
+        ...

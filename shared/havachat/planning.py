@@ -218,7 +218,7 @@ def plan_with_settings(vocab: VocabList, settings: Settings, *, run_id: str, lan
         level=level,
         model=OFFLINE_MODEL if offline else settings.model,
         chunk_token_budget=settings.chunk_token_budget,
-        max_tokens=settings.max_tokens,
+        max_tokens=planned_max_tokens(settings),
         context_window_tokens=settings.context_window_tokens,
         categories=OFFLINE_CATEGORIES if offline else tuple(Category),
     )
@@ -394,6 +394,21 @@ class LatencyModel(BaseModel):
 
     def call_seconds(self, output_tokens: int) -> float:
         return self.first_token_seconds + output_tokens / self.output_tokens_per_second
+
+
+def planned_max_tokens(settings: Settings, latency: LatencyModel | None = None) -> int:
+    """The answer limit chunks are sized for: `settings.max_tokens`, at most one minute of output when an
+    output-token rate limit is known.
+
+    The API reserves a call's `max_tokens` of the per-minute output budget while the call runs, and a
+    call streams at most `output_tokens_per_second`: using the budget takes OTPM / (60 x that) calls in
+    flight, which fit their reservations only if each asks for at most a minute of output
+    (`havachat.rate_limits`).
+    """
+    if not settings.rate_limit_output_tokens_per_minute:
+        return settings.max_tokens
+    minute = round(60 * (latency or LatencyModel()).output_tokens_per_second)
+    return min(settings.max_tokens, minute)
 
 
 def estimate_wall_seconds(output_tokens_per_call: Sequence[int], *, concurrency: int, latency: LatencyModel) -> float:

@@ -28,6 +28,8 @@ PROMPT_VERSION = "2026-12-02.1"
 EXPECTED_OUTPUT_TOKENS_PER_ITEM = 250
 # Share of `max_tokens` an answer is planned to use at most; the rest is headroom against truncation.
 OUTPUT_TOKEN_HEADROOM = 0.8
+# Output tokens of the tool call around its items (tool_use block, `{"items": [...]}`), added to a call's max_tokens.
+TOOL_CALL_OUTPUT_TOKENS = 64
 # The old fixed guidance was written for lists of about this many words.
 REFERENCE_WORD_COUNT = 150
 
@@ -246,6 +248,16 @@ def language_focus(category: Category, language: str) -> str:
 def max_items_for_tokens(max_tokens: int) -> int:
     """How many items an answer of `max_tokens` can hold while staying inside the planned headroom."""
     return max(1, math.floor(max_tokens * OUTPUT_TOKEN_HEADROOM / EXPECTED_OUTPUT_TOKENS_PER_ITEM))
+
+
+def max_tokens_for_items(target_max: int, ceiling: int) -> int:
+    """A call's `max_tokens` for at most `target_max` items (the inverse of `max_items_for_tokens`), at most `ceiling`.
+
+    Right-sized rather than the ceiling because the API reserves a request's `max_tokens` of the
+    output-tokens-per-minute budget while it runs: a smaller reservation lets more calls share the budget.
+    """
+    planned = math.ceil(target_max * EXPECTED_OUTPUT_TOKENS_PER_ITEM / OUTPUT_TOKEN_HEADROOM)
+    return min(ceiling, planned + TOOL_CALL_OUTPUT_TOKENS)
 
 
 def _round_half_up(value: float) -> int:

@@ -19,6 +19,11 @@ class Provider(StrEnum):
     OFFLINE = "offline"  # no LLM: dictionary-derived pronunciation and writing-system items (havachat.offline)
 
 
+class LlmMode(StrEnum):
+    SYNC = "sync"  # one Messages API call per batch, in the Map
+    BATCH = "batch"  # the run's batches through the Message Batches API at half price, then the Map for the rest
+
+
 class Settings(BaseSettings):
     """Defaults are what a deployed stack and the local run use unless told otherwise."""
 
@@ -40,6 +45,13 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="a run's cost cap in USD (Plan refuses an estimate over it); 0 = none"
     )
     aws_region: str | None = None
+    llm_mode: LlmMode = Field(
+        default=LlmMode.SYNC, description="batch: the Message Batches API (half price, results within 24 h)"
+    )
+    batch_poll_seconds: int = Field(default=60, ge=0, description="the state machine's wait between two polls")
+    batch_max_wait_seconds: int = Field(
+        default=25 * 3600, ge=0, description="polls give up after this long (the API expires a batch after 24 h)"
+    )
 
     # Planning
     chunk_token_budget: int = Field(default=12_000, ge=500, description="estimated input+output tokens per batch")
@@ -57,6 +69,12 @@ class Settings(BaseSettings):
     idempotency_table: str | None = None
     event_bus_name: str = "default"
     map_concurrency: int = Field(default=10, ge=1)
+
+    # The organisation's Anthropic rate limits for the model (0 = unknown): Plan keeps as many calls in flight
+    # as they allow, at most map_concurrency (havachat.rate_limits)
+    rate_limit_requests_per_minute: int = Field(default=0, ge=0)
+    rate_limit_input_tokens_per_minute: int = Field(default=0, ge=0)
+    rate_limit_output_tokens_per_minute: int = Field(default=0, ge=0)
 
     # Stage 2 content (conversations and stories from a run's items)
     content_table: str | None = None

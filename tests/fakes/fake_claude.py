@@ -21,6 +21,7 @@ Faults are scripted; each scripted entry answers one request, in order, before n
     fake.script(error=httpx2.ConnectError("down"))          # a transport error
     fake.script(invalid=True, match="Category: cultural")   # only a request whose prompt contains this
     fake.script(status=529, warm_up=True)                   # only a prompt-cache warm-up request
+    fake.script(batch_result="expired", match="Category: cultural")  # a Message Batch request (see below)
 
 Faults that need a real socket (`serve()` only; in-process they become the matching httpx2 error):
 
@@ -50,6 +51,16 @@ Thread safe: Step Functions' Map runs batches in parallel threads against one fa
 200 answer, in arrival order. Prompt-cache warm-ups (a prompt that ends at its last cache
 breakpoint, `max_tokens` 1: see `havachat.pipeline.warm`) are kept apart in `warm_ups` and
 `warm_up_usages`, and take only the scripted entries made with `warm_up=True`.
+
+Message Batches (`POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`, `GET` its `results_url`
+as JSONL): creation is validated as the API does (1 to 100,000 requests, at most 256 MB, each `custom_id`
+unique and matching `^[a-zA-Z0-9_-]{1,64}$`, each `params` a Messages request with model, max_tokens
+and messages, no streaming); a batch is `in_progress` until it has been retrieved `batch_polls` times,
+then `ended`, and each request is answered then through the same code as `POST /v1/messages` (caching,
+usage, truncation, `invalid`/`truncated`/`answer` scripts). Batch requests take only the scripted
+entries made with `in_batch=True` (or with `batch_result`): `batch_result` "errored", "expired" or
+"canceled" ends the request so; a `status` other than 200 ends it errored with that error type.
+`batch_requests` holds every batch request's params, `batch_usages` the usage of each succeeded one.
 """
 
 from __future__ import annotations
@@ -64,6 +75,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -73,6 +85,10 @@ import httpx2
 _VOCAB_BLOCK = re.compile(r"^<vocabulary>[ \t]*\n(.*?)^</vocabulary>[ \t]*$", re.S | re.M)
 _TARGET_LINE = re.compile(r"Write between (\d+) and (\d+) items\.")
 _NO_GRAMMAR = 'Entries of kind "grammar" are for other categories'
+_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_BATCH_PATH = re.compile(r"/v1/messages/batches/(?P<id>[A-Za-z0-9_]+)(?P<results>/results)?$")
+MAX_BATCH_REQUESTS = 100_000
+MAX_BATCH_BYTES = 256 * 1024 * 1024
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -107,6 +123,17 @@ class Scripted:
     delay: float = 0.0
     reset: bool = False
     warm_up: bool = False
+    in_batch: bool = False
+    batch_result: str | None = None
+
+
+@dataclass
+class _MessageBatch:
+    id: str
+    requests: list[dict[str, Any]]
+    created_at: datetime
+    polls: int = 0
+    results: list[dict[str, Any]] | None = None  # set when it ends
 
 
 class ConnectionReset(httpx2.ReadError):
@@ -116,9 +143,13 @@ class ConnectionReset(httpx2.ReadError):
 class FakeClaude:
     """A scriptable stand-in for `POST /v1/messages`; use as an `httpx2.MockTransport` handler."""
 
-    def __init__(self, *, min_cache_tokens: int | None = 0, latency_s: float = 0.0) -> None:
+    def __init__(self, *, min_cache_tokens: int | None = 0, latency_s: float = 0.0, batch_polls: int = 1) -> None:
         self.min_cache_tokens = min_cache_tokens
         self.latency_s = latency_s
+        self.batch_polls = batch_polls
+        self.batch_requests: list[dict[str, Any]] = []
+        self.batch_usages: list[dict[str, int]] = []
+        self._batches: dict[str, _MessageBatch] = {}
         self.requests: list[dict[str, Any]] = []
         self.arrivals: list[float] = []
         self.usages: list[dict[str, int]] = []
@@ -151,9 +182,13 @@ class FakeClaude:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 content = self.rfile.read(int(self.headers.get("content-length") or 0))
-                request = httpx2.Request("POST", f"http://fake{self.path}", content=content)
+                host = f"127.0.0.1:{self.server.server_address[1]}"
+                request = httpx2.Request(self.command, f"http://{host}{self.path}", content=content)
                 try:
                     response = fake.handle(request)
                 except ConnectionReset:
@@ -200,6 +235,8 @@ class FakeClaude:
         delay: float = 0.0,
         reset: bool = False,
         warm_up: bool = False,
+        in_batch: bool = False,
+        batch_result: str | None = None,
         times: int = 1,
     ) -> FakeClaude:
         """Queue `times` scripted answers; returns self so calls chain.
@@ -212,8 +249,14 @@ class FakeClaude:
         delay: seconds to sleep before answering (longer than the client's timeout: a stalled answer).
         reset: reset the connection instead of answering.
         warm_up: the entry answers a prompt-cache warm-up request instead of a normal one.
+        in_batch: the entry answers a request of a Message Batch instead of a normal one.
+        batch_result: "errored", "expired" or "canceled": a Message Batch request ends so (implies `in_batch`).
         """
-        entry = Scripted(status, headers or {}, body, invalid, truncated, answer, error, match, delay, reset, warm_up)
+        in_batch = in_batch or batch_result is not None
+        entry = Scripted(
+            status, headers or {}, body, invalid, truncated, answer, error, match, delay, reset, warm_up, in_batch
+        )
+        entry.batch_result = batch_result
         with self._lock:
             self._script.extend(Scripted(**vars(entry)) for _ in range(times))
         return self
@@ -233,8 +276,9 @@ class FakeClaude:
     # -- the API --------------------------------------------------------------------------------
 
     def handle(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.startswith("/v1/messages/batches"):
+            return self._message_batches(request)
         body = json.loads(request.content)
-        prompt = _system_text(body) + "\n" + _user_text(body)
         warm_up = is_warm_up(body)
         with self._lock:
             if warm_up:
@@ -242,12 +286,7 @@ class FakeClaude:
             else:
                 self.requests.append(body)
                 self.arrivals.append(time.monotonic())
-            entry = next(
-                (s for s in self._script if s.warm_up == warm_up and (s.match is None or s.match in prompt)), None
-            )
-            if entry is not None:
-                self._script.remove(entry)
-        entry = entry or Scripted()
+        entry = self._take(body, warm_up=warm_up, in_batch=False)
         if entry.delay:
             time.sleep(entry.delay)
         if entry.reset:
@@ -260,13 +299,119 @@ class FakeClaude:
             return self._error(Scripted(status=404, body=_error_body(404, f"fake: no route {request.url.path}")))
         return self._answer(body, entry)
 
+    def _take(self, body: dict[str, Any], *, warm_up: bool, in_batch: bool) -> Scripted:
+        """The first scripted entry for this kind of request whose `match` the prompt contains, else a normal one."""
+        prompt = _system_text(body) + "\n" + _user_text(body)
+        with self._lock:
+            entry = next(
+                (
+                    s
+                    for s in self._script
+                    if s.warm_up == warm_up and s.in_batch == in_batch and (s.match is None or s.match in prompt)
+                ),
+                None,
+            )
+            if entry is not None:
+                self._script.remove(entry)
+        return entry or Scripted()
+
+    # -- Message Batches ------------------------------------------------------------------------
+
+    def _message_batches(self, request: httpx2.Request) -> httpx2.Response:
+        base = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        if request.method == "POST" and request.url.path == "/v1/messages/batches":
+            return self._create_batch(request.content)
+        found = _BATCH_PATH.search(request.url.path)
+        with self._lock:
+            batch = self._batches.get(found.group("id")) if found and request.method == "GET" else None
+        if found is None or batch is None:
+            return self._error(Scripted(status=404, body=_error_body(404, f"fake: no batch at {request.url.path}")))
+        if found.group("results"):
+            if batch.results is None:
+                return self._error(Scripted(status=400, body=_error_body(400, "the batch has not ended")))
+            lines = "".join(json.dumps(result) + "\n" for result in batch.results)
+            return httpx2.Response(200, headers={"content-type": "application/binary"}, content=lines.encode())
+        with self._lock:
+            batch.polls += 1
+            ending = batch.results is None and batch.polls >= self.batch_polls
+        if ending:
+            batch.results = [self._batch_result(entry) for entry in batch.requests]
+        return httpx2.Response(200, json=self._batch_json(batch, base))
+
+    def _create_batch(self, content: bytes) -> httpx2.Response:
+        def rejected(message: str) -> httpx2.Response:
+            return self._error(Scripted(status=400, body=_error_body(400, message)))
+
+        if len(content) > MAX_BATCH_BYTES:
+            return self._error(Scripted(status=413, body=_error_body(413, "the batch is over 256 MB")))
+        requests = json.loads(content).get("requests")
+        if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_REQUESTS:
+            return rejected(f"requests: between 1 and {MAX_BATCH_REQUESTS:,} requests")
+        seen: set[str] = set()
+        for n, entry in enumerate(requests):
+            custom_id, params = entry.get("custom_id"), entry.get("params")
+            if not isinstance(custom_id, str) or not _CUSTOM_ID.match(custom_id):
+                return rejected(f"requests.{n}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$")
+            if custom_id in seen:
+                return rejected(f"requests.{n}.custom_id: {custom_id} is not unique")
+            seen.add(custom_id)
+            if not isinstance(params, dict) or not {"model", "max_tokens", "messages"} <= params.keys():
+                return rejected(f"requests.{n}.params: model, max_tokens and messages are required")
+            if params.get("stream"):
+                return rejected(f"requests.{n}.params.stream: streaming is not supported in a batch")
+        with self._lock:
+            self._ids += 1
+            batch = _MessageBatch(f"msgbatch_fake_{self._ids:06d}", requests, datetime.now(UTC))
+            self._batches[batch.id] = batch
+            self.batch_requests.extend(entry["params"] for entry in requests)
+        return httpx2.Response(200, json=self._batch_json(batch, "https://api.anthropic.com"))
+
+    def _batch_result(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request's result, answered by the `POST /v1/messages` code (a scripted entry taken first)."""
+        params = request["params"]
+        entry = self._take(params, warm_up=False, in_batch=True)
+        if entry.batch_result in ("expired", "canceled"):
+            return {"custom_id": request["custom_id"], "result": {"type": entry.batch_result}}
+        if entry.batch_result == "errored" or entry.status != 200:
+            status = entry.status if entry.status != 200 else 500
+            error = {**_error_body(status), "request_id": "req_fake"}
+            return {"custom_id": request["custom_id"], "result": {"type": "errored", "error": error}}
+        response = self._answer(params, entry, usages=self.batch_usages)
+        if response.status_code != 200:
+            error = {**response.json(), "request_id": "req_fake"}
+            return {"custom_id": request["custom_id"], "result": {"type": "errored", "error": error}}
+        return {"custom_id": request["custom_id"], "result": {"type": "succeeded", "message": response.json()}}
+
+    def _batch_json(self, batch: _MessageBatch, base: str) -> dict[str, Any]:
+        results = batch.results
+        counts = {"processing": len(batch.requests) if results is None else 0}
+        for kind in ("succeeded", "errored", "canceled", "expired"):
+            counts[kind] = sum(1 for r in results or [] if r["result"]["type"] == kind)
+        ended = results is not None
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": batch.created_at.isoformat(),
+            "expires_at": (batch.created_at + timedelta(hours=24)).isoformat(),
+            "ended_at": datetime.now(UTC).isoformat() if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{base}/v1/messages/batches/{batch.id}/results" if ended else None,
+        }
+
+    # -- helpers --------------------------------------------------------------------------------
+
     def _error(self, entry: Scripted) -> httpx2.Response:
         merged = {"retry-after-ms": "1", "request-id": "req_fake", **entry.headers}
         headers = {name: value for name, value in merged.items() if value is not None}
         payload = entry.body if entry.body is not None else _error_body(entry.status)
         return httpx2.Response(entry.status, headers=headers, json=payload)
 
-    def _answer(self, body: dict[str, Any], entry: Scripted) -> httpx2.Response:
+    def _answer(
+        self, body: dict[str, Any], entry: Scripted, *, usages: list[dict[str, int]] | None = None
+    ) -> httpx2.Response:
         tools = body.get("tools") or [{"name": "LearningItemBatch"}]
         tool_name = (body.get("tool_choice") or {}).get("name") or tools[0]["name"]
         user = _user_text(body)
@@ -303,7 +448,9 @@ class FakeClaude:
             self._cached_prefixes.update(written)  # readable from now on: this answer is out
             self._ids += 1
             message_id = f"msg_fake_{self._ids:06d}"
-            (self.warm_up_usages if is_warm_up(body) else self.usages).append(usage)
+            if usages is None:
+                usages = self.warm_up_usages if is_warm_up(body) else self.usages
+            usages.append(usage)
         message = {
             "id": message_id,
             "type": "message",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -57,9 +58,26 @@ def test_the_spend_is_a_counter_on_the_run_record(runs: DynamoRuns) -> None:
     assert runs.get("unknown") is None
 
 
+class _EarlierSpend:
+    """The runs table GenerateBatch sees, with `usd` already spent on a run when it first reads it (earlier
+    attempts): a cut-off answer bills only its right-sized max_tokens, too little to pass a cap on its own."""
+
+    def __init__(self, runs: DynamoRuns, usd: float) -> None:
+        self._runs, self._usd, self._seen = runs, usd, set[str]()
+
+    def get(self, run_id: str) -> RunRecord | None:
+        if run_id not in self._seen:
+            self._seen.add(run_id)
+            self._runs.add_spend(run_id, self._usd)
+        return self._runs.get(run_id)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._runs, name)
+
+
 def test_a_run_that_reaches_its_cap_ends_partial_and_a_resume_with_a_higher_cap_finishes_it(tmp_path: Path) -> None:
-    # Given a 20-word list, a cap above its estimate, batches one at a time, and a first answer cut off
-    # (it reports 16,000 output tokens: $0.24, past the cap)
+    # Given a 20-word list, a cap above its estimate, $0.18 of it spent already, batches one at a time, and
+    # a first answer cut off (it and its halves take the spend past the cap)
     rows = (FIXTURES_DIR / "vocab" / "zh_hsk1.csv").read_text(encoding="utf-8").splitlines()[:21]
     vocab = tmp_path / "list.csv"
     vocab.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -72,6 +90,8 @@ def test_a_run_that_reaches_its_cap_ends_partial_and_a_resume_with_a_higher_cap_
         return fake.requests_matching("Category: ")
 
     with LocalPipeline(llm, settings=settings, root=ROOT, map_concurrency=1) as local:
+        deps = local.function_deps["GenerateBatchFunction"]
+        local.function_deps["GenerateBatchFunction"] = replace(deps, runs=_EarlierSpend(deps.runs, 0.18))
         # When it runs
         with local.capture_events() as drain:
             result = local.run_file(vocab, language="zh", level="HSK1")
@@ -88,7 +108,7 @@ def test_a_run_that_reaches_its_cap_ends_partial_and_a_resume_with_a_higher_cap_
         assert local.deps is not None
         record = local.deps.runs.get(summary.run_id)
         assert record is not None and record.spent_usd is not None and record.spent_usd >= 0.2
-        assert record.spent_usd == pytest.approx(summary.cost_usd, abs=1e-5)  # run.json rounds to 6 places
+        assert record.spent_usd == pytest.approx(0.18 + summary.cost_usd, abs=1e-5)  # run.json rounds to 6 places
 
         # When it is resumed with a higher cap in the execution input
         started = local.sfn.start_execution(

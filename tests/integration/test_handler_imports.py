@@ -1,5 +1,6 @@
 """Cold start stays lean: Plan and Finalize make no LLM call, so importing them must not load the LLM stack
-(~2 s) nor the X-Ray SDK; and no handler loads a dictionary at import (each loads on first use)."""
+(~2 s) nor the X-Ray SDK; the LLM handlers load the X-Ray SDK only when its subsegments are switched on; and
+no handler loads a dictionary at import (each loads on first use)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import tomllib
 
 import pytest
 
+from havachat_local.template import load_template
 from tests.helpers import ROOT
 
 _PROBE = """
@@ -43,7 +45,7 @@ def dictionary_modules() -> list[str]:
     return sorted(m for m, dists in by_module.items() if any(_canonical(d) in wanted for d in dists))
 
 
-def _imported_by(function: str) -> tuple[set[str], list[str]]:
+def _imported_by(function: str, environ: dict[str, str] | None = None) -> tuple[set[str], list[str]]:
     """What importing `functions/<function>/app.py` loads in a fresh interpreter: the LLM-stack, X-Ray and
     dictionary modules, and the files of havachat's own dictionaries (havachat/languages/data) it opens."""
     done = subprocess.run(
@@ -52,15 +54,15 @@ def _imported_by(function: str) -> tuple[set[str], list[str]]:
         text=True,
         check=True,
         cwd=ROOT,
-        env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1"},
+        env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1", **(environ or {})},
     )
     found = json.loads(done.stdout.strip().splitlines()[-1])
     return set(found["modules"]), found["opened"]
 
 
-def _heavy_modules_imported_by(function: str) -> list[str]:
+def _heavy_modules_imported_by(function: str, environ: dict[str, str] | None = None) -> list[str]:
     """The LLM-stack and X-Ray modules that importing `functions/<function>/app.py` loads."""
-    return sorted(_imported_by(function)[0] & LLM_AND_XRAY)
+    return sorted(_imported_by(function, environ)[0] & LLM_AND_XRAY)
 
 
 @pytest.mark.parametrize("function", ["plan", "finalize"])
@@ -68,8 +70,19 @@ def test_light_handlers_do_not_import_the_llm_stack(function: str) -> None:
     assert _heavy_modules_imported_by(function) == []
 
 
-def test_generate_batch_does_import_them() -> None:
-    assert {"anthropic", "aws_xray_sdk"} <= set(_heavy_modules_imported_by("generate_batch"))
+@pytest.mark.parametrize("function", ["generate_batch", "content"])
+def test_llm_handlers_load_the_xray_sdk_only_with_subsegments_on(function: str) -> None:
+    off = _heavy_modules_imported_by(function, {"POWERTOOLS_TRACE_DISABLED": "true"})
+    on = _heavy_modules_imported_by(function, {"POWERTOOLS_TRACE_DISABLED": "false"})
+    assert "anthropic" in off and "aws_xray_sdk" not in off
+    assert {"anthropic", "aws_xray_sdk"} <= set(on)
+
+
+def test_the_template_leaves_subsegments_off_by_default() -> None:
+    template = load_template(ROOT / "template.yaml")
+    assert template["Parameters"]["TracingSubsegments"]["Default"] == "false"
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["WithSubsegments", "false", "true"]}
 
 
 def test_the_guard_knows_the_dictionaries() -> None:

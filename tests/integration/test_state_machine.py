@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from havachat.pipeline.contracts import RunStatus
@@ -125,18 +127,34 @@ def test_an_invalid_file_fails_the_run_with_its_problems(local: LocalPipeline, f
     assert [e["detail-type"] for e in events] == ["LearningItemsGenerationFailed"]
 
 
-@pytest.mark.parametrize("concurrency", [1])
-def test_map_concurrency_comes_from_the_substitution(fake_claude: FakeClaude, concurrency: int) -> None:
+@pytest.mark.parametrize(
+    ("map_concurrency", "output_tokens_per_minute", "expected"),
+    [(1, 0, 1), (10, 0, 10), (10, 6_000, 2)],
+)
+def test_the_map_runs_as_many_batches_at_once_as_plan_decides(
+    fake_claude: FakeClaude, map_concurrency: int, output_tokens_per_minute: int, expected: int
+) -> None:
     from havachat.llm import InstructorClaude
     from tests.helpers import ROOT
 
-    settings = Settings(sdk_max_retries=0)
+    # Given MapConcurrency and, in the last case, an output-token rate limit that holds two HSK 1 calls'
+    # max_tokens reservations at once
+    settings = Settings(sdk_max_retries=0, rate_limit_output_tokens_per_minute=output_tokens_per_minute)
     llm = InstructorClaude(fake_claude.client(max_retries=0), model=settings.model)
-    with LocalPipeline(llm, settings=settings, root=ROOT, map_concurrency=concurrency) as local:
-        described = local.sfn.describe_state_machine(stateMachineArn=local.state_machine_arn)
-        assert f"States.StringToJson('{concurrency}')" in described["definition"]
+    with LocalPipeline(llm, settings=settings, root=ROOT, map_concurrency=map_concurrency) as local:
+        # When the HSK 1 list runs
         result = local.run_file(HSK1, language="zh", level="HSK1")
+        history = local.sfn.get_execution_history(executionArn=result.execution_arn)["events"]
+
+    # Then the Map is entered with Plan's concurrency: MapConcurrency, lowered to what the limit allows
     assert result.summary is not None and result.summary.status is RunStatus.SUCCEEDED
+    [entered] = [
+        e["stateEnteredEventDetails"]
+        for e in history
+        if e.get("stateEnteredEventDetails", {}).get("name") == "GenerateBatches"
+    ]
+    assert json.loads(entered["input"])["max_concurrency"] == expected
+    assert max(body["max_tokens"] for body in fake_claude.requests) < settings.max_tokens, "right-sized answers"
 
 
 def test_a_run_whose_every_batch_fails_fails_the_execution_and_names_the_cause(

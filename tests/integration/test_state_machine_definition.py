@@ -60,7 +60,6 @@ def test_substitutions_are_only_arns_and_names() -> None:
         "GenerateBatchFunctionArn",
         "FinalizeFunctionArn",
         "DataBucketName",
-        "MapConcurrency",
     }
 
 
@@ -90,3 +89,7 @@ def test_result_selectors_read_fields_the_handlers_return() -> None:
     for path in plan_paths:
         if path.startswith("$.plan."):
             assert path.removeprefix("$.plan.") in PlanOutput.model_fields, path
+    # the Map runs as many batches at once as Plan decided (MapConcurrency, lowered to the rate limits)
+    assert map_state["MaxConcurrencyPath"] == "$.max_concurrency"
+    selected = states["Plan"]["ResultSelector"]["max_concurrency.$"]
+    assert selected.removeprefix("$.Payload.") in PlanOutput.model_fields, selected

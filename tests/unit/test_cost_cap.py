@@ -119,11 +119,12 @@ def test_without_a_cap_batches_neither_read_nor_add_to_the_spend() -> None:
 
 
 def test_a_run_stops_calling_once_its_spend_reaches_the_cap_and_a_resume_with_a_higher_cap_finishes_it() -> None:
-    # Given a cap above the estimate, and a first answer cut off (it reports max_tokens of output: $0.24)
+    # Given a cap above the estimate, $0.18 of it spent already (earlier attempts), and a first answer cut off
     world = World(settings=settings(max_run_cost_usd=0.2, max_tokens=16_000))
     world.fake.script(truncated=True)
     planned = world.plan(world.upload(vocab_csv(20)))
     assert planned.max_cost_usd == 0.2 and _estimate(world, planned) < 0.2
+    world.runs.add_spend(planned.run_id, 0.18)
 
     # When the batches run one after the other
     outputs, stopped = _generate_all(world, planned)
@@ -132,7 +133,7 @@ def test_a_run_stops_calling_once_its_spend_reaches_the_cap_and_a_resume_with_a_
     assert len(outputs) == 1 and outputs[0].splits == 1 and len(stopped) == 8
     calls_before_stop = len(world.fake.requests)
     record = world.runs.get(planned.run_id)
-    assert record is not None and record.spent_usd == pytest.approx(outputs[0].usage.cost_usd)
+    assert record is not None and record.spent_usd == pytest.approx(0.18 + outputs[0].usage.cost_usd)
     assert record.spent_usd >= 0.2
     error = BatchError.model_validate(world.store.get_json(RunKeys(planned.run_id).batch_error(stopped[0])))
     assert error.error_type == "CostCapReached" and "cost cap of $0.20 was reached" in error.message
@@ -152,7 +153,7 @@ def test_a_run_stops_calling_once_its_spend_reaches_the_cap_and_a_resume_with_a_
     assert len(world.fake.requests) == calls_before_stop + 8
     record = world.runs.get(planned.run_id)
     assert record is not None and record.max_cost_usd == 5
-    assert record.spent_usd == pytest.approx(sum(o.usage.cost_usd for o in resumed_outputs))
+    assert record.spent_usd == pytest.approx(0.18 + sum(o.usage.cost_usd for o in resumed_outputs))
     assert world.finalize(planned.run_id).status is RunStatus.SUCCEEDED
 
 
@@ -161,6 +162,7 @@ def test_a_resume_takes_the_configured_cap_when_its_input_names_none() -> None:
     world = World(settings=settings(max_run_cost_usd=0.2, max_tokens=16_000))
     world.fake.script(truncated=True)
     planned = world.plan(world.upload(vocab_csv(20)))
+    world.runs.add_spend(planned.run_id, 0.18)
     _generate_all(world, planned)
     world.finalize(planned.run_id)
     world.settings = settings(max_run_cost_usd=0.0)

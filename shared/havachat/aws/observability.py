@@ -1,8 +1,10 @@
 """The one module creating Logger, Metrics and Tracer; service and namespace come from POWERTOOLS_* env.
 
-The Tracer loads the X-Ray SDK (about a third of Plan's cold import, see docs/PERFORMANCE.md), so it is
-made on first use by the handlers that call the LLM (`tracer()`); Plan and Finalize are still traced by
-Lambda's active tracing and Step Functions, without subsegments of their own.
+Powertools' Tracer loads the X-Ray SDK, whose recorder builds botocore X-Ray clients at import (~0.25 s
+of CPU, a fifth of an LLM handler's cold import, docs/PERFORMANCE.md (d)). So the SDK's subsegments are
+opt-in: the LLM handlers are wrapped by `traced`, which adds the Tracer only when POWERTOOLS_TRACE_DISABLED
+is false (the template's `TracingSubsegments=true`). Every function is still traced by Lambda's active
+tracing and Step Functions either way; Plan and Finalize never load the SDK.
 
 Handlers add their log keys with `logger.thread_safe_append_keys`: the local runner invokes them from
 parallel threads, and `append_keys` is shared by all threads (powertools-lambda-python #2040).
@@ -16,10 +18,13 @@ prompts with the vocabulary, so those libraries log at WARNING whatever the func
 from __future__ import annotations
 
 import logging
-from functools import cache
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
 from havachat.ledger import UsageTotals
 from havachat.pipeline.contracts import PlanOutput, RunRecord, RunSummary, S3Object
@@ -48,9 +53,17 @@ logger = Logger()
 metrics = Metrics()
 
 
-@cache
-def tracer() -> Tracer:
-    return Tracer()
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def traced(handler: Handler) -> Handler:
+    """`handler` under Powertools' Tracer (X-Ray subsegments of its S3, DynamoDB and Claude calls), unless
+    POWERTOOLS_TRACE_DISABLED is true: then the X-Ray SDK is not imported at all."""
+    if resolve_truthy_env_var_choice(env=os.getenv("POWERTOOLS_TRACE_DISABLED", "false")):
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return cast(Handler, Tracer().capture_lambda_handler(handler, capture_response=False))
 
 
 def record_batch_metrics(

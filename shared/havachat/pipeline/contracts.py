@@ -188,6 +188,11 @@ class PlanOutput(BaseModel):
     reused_from: str | None = None
     note: str | None = None
     max_cost_usd: float | None = Field(default=None, description="the run's cost cap, which the batches check")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="the Map's MaxConcurrency: MapConcurrency, lowered to the rate limits"
+    )
+    llm_mode: str = Field(default="sync", description="batch: the state machine submits a Message Batch first")
+    batch_poll_seconds: int = Field(default=0, description="the wait between two polls of the Message Batch")
 
 
 class BatchInput(BaseModel):

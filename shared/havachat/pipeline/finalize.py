@@ -30,6 +30,7 @@ from havachat.pipeline.contracts import (
     now_iso,
 )
 from havachat.pipeline.keys import RunKeys, list_catalog_key
+from havachat.pipeline.message_batch import MESSAGE_BATCH, MessageBatchRecord, message_batch_key
 from havachat.pipeline.ports import Events, FinalizeReport, Items, Runs, Store
 from havachat.pipeline.warm import CACHE_WARM, WarmOutput, warm_key
 from havachat.postprocess import CatalogEntry, coverage, dedupe_items, match_catalog, merge_similar
@@ -158,6 +159,9 @@ def finalize_step(
     warmed = store.get_json(warm_key(run_id))  # the prompt-cache warm-up's calls cost too
     if warmed is not None:
         _add_usage(usage_by_category, CACHE_WARM, WarmOutput.model_validate(warmed).usage)
+    message_batch = store.get_json(message_batch_key(run_id))  # billed batch answers that wrote no output
+    if message_batch is not None and (wasted := MessageBatchRecord.model_validate(message_batch).wasted_usage).calls:
+        _add_usage(usage_by_category, MESSAGE_BATCH, wasted)
     unique, duplicates = dedupe_items(all_items)
     unique, merged = merge_similar(unique)
     catalog_key = list_catalog_key(input_object)

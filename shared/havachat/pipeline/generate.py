@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from havachat.cost_cap import check_spend
 from havachat.errors import LlmError
-from havachat.generation import BatchGenerator
+from havachat.generation import BatchGenerator, BatchResult
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.models import OFFLINE_MODEL, ReadingStatus, VocabList
 from havachat.pipeline.contracts import BatchError, BatchInput, BatchOutput, BatchRecord, now_iso
@@ -84,6 +84,24 @@ def generate_step(
         metrics_sink.record(category=spec.category.value, model=model, usage=usage, items=0, failed=True)
         raise
 
+    return write_batch_output(batch_input, result, generator.model, store, metrics_sink, spend=spend)
+
+
+def write_batch_output(
+    batch_input: BatchInput,
+    result: BatchResult,
+    model: str,
+    store: Store,
+    metrics_sink: BatchMetricsSink,
+    *,
+    spend: Runs | None = None,
+) -> BatchOutput:
+    """A generated batch's items, their readings checked, written as its output; its cost added to `spend`.
+
+    Shared by `generate_step` and the Message Batch's collection (`havachat.pipeline.message_batch`).
+    """
+    spec = batch_input.batch
+    keys = RunKeys(batch_input.run_id)
     if spend is not None and result.usage.cost_usd:  # before the output: a retry after a failed write spends again
         spend.add_spend(batch_input.run_id, result.usage.cost_usd)
     items = flag_readings(result.items, batch_input.language)
@@ -98,7 +116,7 @@ def generate_step(
         dropped_duplicates=result.dropped_duplicates,
         dropped_prompt_echoes=result.dropped_prompt_echoes,
         splits=result.splits,
-        generator=generator.model if generator.model == OFFLINE_MODEL else "llm",
+        generator=model if model == OFFLINE_MODEL else "llm",
         reading_mismatches=flags.count(ReadingStatus.MISMATCH),
         reading_ambiguous=flags.count(ReadingStatus.AMBIGUOUS),
         followup_words=result.followup_words,
@@ -110,7 +128,7 @@ def generate_step(
     )
     metrics_sink.record(
         category=spec.category.value,
-        model=generator.model,
+        model=model,
         usage=result.usage,
         items=len(result.items),
         failed=False,

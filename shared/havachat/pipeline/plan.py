@@ -34,7 +34,8 @@ from havachat.pipeline.contracts import (
 from havachat.pipeline.keys import RunKeys, content_index_key, run_id_for
 from havachat.pipeline.ports import PlanReport, Runs, Store, UploadStore
 from havachat.planning import plan_with_settings
-from havachat.settings import Settings
+from havachat.rate_limits import map_concurrency
+from havachat.settings import LlmMode, Settings
 from havachat.vocab import VocabLimits, context_from_key, parse_vocab
 
 
@@ -77,16 +78,23 @@ def plan_request(
     A stored plan of another execution, which `plan_once` returns for the same object version, is a
     duplicate for this one.
     """
+    mode = {"llm_mode": settings.llm_mode.value, "batch_poll_seconds": settings.batch_poll_seconds}
     if isinstance(request.event, ResumeRequest):
         cap = request.event.max_cost_usd
         cap = settings.max_run_cost_usd if cap is None else cap
-        output = resume_step(request.event.resume_run_id, owner=owner, store=store, runs=runs, max_cost_usd=cap)
+        output = resume_step(
+            request.event.resume_run_id, owner=owner, store=store, runs=runs, max_cost_usd=cap, settings=settings
+        )
+        output = output.model_copy(update=mode)
         report.resumed(output)
         return output
     source = request.event.uploaded_object()
     output = plan_once(source=source, owner=owner, store=store, runs=runs, settings=settings)
     if output.owner is not None and output.owner != owner:
         output = output.model_copy(update={"duplicate": True})
+    if output.max_concurrency is None:  # a plan stored before Plan decided the concurrency
+        output = output.model_copy(update={"max_concurrency": settings.map_concurrency})
+    output = output.model_copy(update=mode)  # this execution's mode, also for a stored plan of an earlier one
     report.planned(output, source)
     return output
 
@@ -144,7 +152,7 @@ def plan_step(
     store.put_json(keys.plan, plan.model_dump(mode="json"))
     store.put_json(keys.manifest, [b.model_dump(mode="json") for b in plan.batches])
     cap = settings.max_run_cost_usd or None
-    estimate = estimated_cost_usd(plan) if cap else None
+    estimate = estimated_cost_usd(plan, batch=settings.llm_mode is LlmMode.BATCH) if cap else None
     refused = refusal(estimate or 0.0, cap, len(plan.batches))
     runs.update(
         run_id,
@@ -171,6 +179,7 @@ def plan_step(
         owner=owner,
         reused_from=reused_from,
         max_cost_usd=cap,
+        max_concurrency=map_concurrency(plan, settings),
     )
 
 
@@ -240,14 +249,23 @@ def _reuse_batch_outputs(content_key: str, plan: RunPlan, store: Store, runs: Ru
 RESUMABLE = (RunStatus.PARTIAL, RunStatus.FAILED)
 
 
-def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs, max_cost_usd: float | None = None) -> PlanOutput:
+def resume_step(
+    run_id: str,
+    *,
+    owner: str,
+    store: Store,
+    runs: Runs,
+    max_cost_usd: float | None = None,
+    settings: Settings | None = None,
+) -> PlanOutput:
     """Plan for re-running a PARTIAL or FAILED run: the same manifest, `owner` takes the run over.
 
     GenerateBatch returns existing batch outputs without an LLM call, so only the batches that
     failed run again; Finalize then merges all of them. A run that is unknown, never planned or
     not resumable (SUCCEEDED, or RUNNING under another execution) gives `duplicate` with a note.
     `max_cost_usd` is the run's cost cap from now on (0 or None: none); the spend so far counts
-    against it, and the estimate is not checked again.
+    against it, and the estimate is not checked again. With `settings` the Map's concurrency is decided
+    again for the plan (`rate_limits.map_concurrency`).
     """
     record = runs.get(run_id)
     plan_data = store.get_json(RunKeys(run_id).plan)
@@ -273,4 +291,5 @@ def resume_step(run_id: str, *, owner: str, store: Store, runs: Runs, max_cost_u
         owner=owner,
         reused_from=record.reused_from,
         max_cost_usd=cap,
+        max_concurrency=map_concurrency(plan, settings) if settings is not None else None,
     )

@@ -1,0 +1,277 @@
+"""Message Batches mode (`HAVACHAT_LLM_MODE=batch`): a run's batches answered at half price, within 24 hours.
+
+The state machine submits one Message Batch holding the first call of every batch still without output
+(`submit_step`), waits and polls it in a Wait-state loop (`poll_step`: no Lambda sleeps), then collects
+it (`collect_step`): each validated answer is post-processed and written as its batch's output, exactly
+as `generate_step` writes it, priced at batch rates. Whatever produced no output (errored, expired or
+canceled requests, answers cut off at max_tokens or failing validation) then goes through the Map as in
+sync mode, where `generate_step` returns the written outputs at once and retries, splits or fails the rest.
+
+A batch's first call is what the sync path sends first (`build_request` over the whole chunk, the same
+cached prefix); batches of the coverage follow-up categories, which may need a second call, are left
+to the Map when the follow-up is on. What the collection wasted (billed answers without output) is kept
+in the run's message batch record, which Finalize adds to the run's cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from havachat.cost_cap import check_spend
+from havachat.errors import HavachatError, LlmError
+from havachat.generation import FOLLOWUP_CATEGORIES, BatchGenerator, BatchResult, LlmBatchGenerator
+from havachat.ledger import CallUsage, UsageTotals
+from havachat.llm_port import LlmRequest, MessageBatcher
+from havachat.models import BatchSpec, LearningItemBatch, Level, Provenance, VocabList
+from havachat.pipeline.contracts import BatchInput, now_iso
+from havachat.pipeline.generate import write_batch_output
+from havachat.pipeline.keys import RunKeys
+from havachat.pipeline.ports import BatchMetricsSink, Runs, Store
+from havachat.postprocess import dedupe_items, finish_items
+from havachat.prompts import PROMPT_VERSION, build_request, max_tokens_for_items, words_for_category
+
+MESSAGE_BATCH = "message_batch"
+"""The name the collection's wasted usage goes by in metrics and in the run's `usage_by_category`."""
+
+
+class MessageBatchInput(BaseModel):
+    """The payload of the SubmitMessageBatch, PollMessageBatch and CollectMessageBatch tasks
+    (under `message_batch` in the GenerateBatch function's event)."""
+
+    action: Literal["submit", "poll", "collect"]
+    run_id: str
+    language: str
+    level: Level
+    max_cost_usd: float | None = None
+
+
+class MessageBatchState(BaseModel):
+    """What the three tasks return to the state machine: small, no items."""
+
+    run_id: str
+    submitted: bool = False
+    requests: int = 0
+    status: str = Field(default="skipped", description="skipped, in_progress, canceling, ended, gave_up, collected")
+    collected: int = 0
+    note: str | None = None
+
+
+class MessageBatchRecord(BaseModel):
+    """`scratch/<run_id>/message_batch.json`: the run's Message Batch, what came of it and what it wasted."""
+
+    run_id: str
+    message_batch_id: str
+    submitted_at: str
+    batch_ids: list[str]
+    collected: list[str] = Field(default_factory=list, description="batches whose output the collection wrote")
+    failed: list[str] = Field(default_factory=list, description="batch id: error, left to the Map")
+    wasted_usage: UsageTotals = Field(default_factory=UsageTotals, description="billed answers that wrote nothing")
+    collected_at: str | None = None
+
+
+class NoMessageBatches(HavachatError):
+    """The configured generator cannot use the Message Batches API (offline, or Bedrock)."""
+
+
+def message_batch_key(run_id: str) -> str:
+    return f"scratch/{run_id}/message_batch.json"
+
+
+def message_batch_step(
+    batch_input: MessageBatchInput,
+    store: Store,
+    make_generator: Callable[[], BatchGenerator],
+    metrics_sink: BatchMetricsSink,
+    *,
+    runs: Runs,
+    max_wait_seconds: int,
+) -> MessageBatchState:
+    """The step `batch_input.action` names."""
+    if batch_input.action == "submit":
+        return submit_step(batch_input, store, make_generator, runs=runs)
+    if batch_input.action == "poll":
+        return poll_step(batch_input, store, make_generator, max_wait_seconds=max_wait_seconds)
+    return collect_step(batch_input, store, make_generator, metrics_sink, runs=runs)
+
+
+def submit_step(
+    batch_input: MessageBatchInput, store: Store, make_generator: Callable[[], BatchGenerator], *, runs: Runs
+) -> MessageBatchState:
+    """Submit the first call of every batch without output as one Message Batch (`custom_id` = batch id).
+
+    Skipped (the Map then runs every batch as in sync mode) when nothing is pending, the generator cannot
+    batch (offline, Bedrock), the run's spend has reached its cap, or the submission fails.
+    """
+    run_id = batch_input.run_id
+    keys = RunKeys(run_id)
+    try:
+        generator, llm = _batching(make_generator())
+        if batch_input.max_cost_usd:
+            record = runs.get(run_id)
+            check_spend((record.spent_usd or 0.0) if record else 0.0, batch_input.max_cost_usd)
+        pending = [
+            spec
+            for spec in (BatchSpec.model_validate(b) for b in store.get_json(keys.manifest) or [])
+            if store.get_json(keys.batch_output(spec.batch_id)) is None
+            and not (generator.coverage_followup and spec.category in FOLLOWUP_CATEGORIES)
+        ]
+        if not pending:
+            return MessageBatchState(run_id=run_id, note="no batch to submit")
+        chunks: dict[int, VocabList] = {}
+        requests: dict[str, LlmRequest] = {}
+        for spec in pending:
+            if spec.chunk_index not in chunks:
+                chunks[spec.chunk_index] = VocabList.model_validate(store.get_json(keys.chunk(spec.chunk_index)))
+            requests[spec.batch_id] = first_request(spec, chunks[spec.chunk_index], batch_input, generator.max_tokens)
+        earlier = store.get_json(message_batch_key(run_id))
+        if earlier is not None and _uncollected(MessageBatchRecord.model_validate(earlier), list(requests)):
+            # a retry of this task after its submission: the batch is processing already, not paid twice
+            return MessageBatchState(run_id=run_id, submitted=True, requests=len(requests), status="in_progress")
+        message_batch_id = llm.submit_batch(requests, LearningItemBatch)
+    except HavachatError as exc:  # LlmError, CostCapReached, no batching generator: the Map runs them all
+        return MessageBatchState(run_id=run_id, note=f"{type(exc).__name__}: {exc}"[:500])
+    record = MessageBatchRecord(
+        run_id=run_id, message_batch_id=message_batch_id, submitted_at=now_iso(), batch_ids=list(requests)
+    )
+    store.put_json(message_batch_key(run_id), record.model_dump(mode="json"))
+    return MessageBatchState(run_id=run_id, submitted=True, requests=len(requests), status="in_progress")
+
+
+def poll_step(
+    batch_input: MessageBatchInput,
+    store: Store,
+    make_generator: Callable[[], BatchGenerator],
+    *,
+    max_wait_seconds: int,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> MessageBatchState:
+    """The Message Batch's processing status; `gave_up` once it has run longer than `max_wait_seconds`
+    (the API itself ends a batch within 24 hours, so this only bounds the loop)."""
+    record = _record(store, batch_input.run_id)
+    status = _batching(make_generator())[1].batch_status(record.message_batch_id)
+    waited = (now() - datetime.fromisoformat(record.submitted_at)).total_seconds()
+    if status != "ended" and waited > max_wait_seconds:
+        status = "gave_up"
+    return MessageBatchState(run_id=record.run_id, submitted=True, requests=len(record.batch_ids), status=status)
+
+
+def collect_step(
+    batch_input: MessageBatchInput,
+    store: Store,
+    make_generator: Callable[[], BatchGenerator],
+    metrics_sink: BatchMetricsSink,
+    *,
+    runs: Runs,
+) -> MessageBatchState:
+    """Write the output of every batch the Message Batch answered validly, as `generate_step` writes it.
+
+    Idempotent: a batch that already has an output is not written again. Answers that write nothing are
+    recorded with their usage (billed unless errored, expired or canceled); the Map then retries them.
+    """
+    keys = RunKeys(batch_input.run_id)
+    record = _record(store, batch_input.run_id)
+    _, llm = _batching(make_generator())
+    specs = {spec.batch_id: spec for spec in (BatchSpec.model_validate(b) for b in store.get_json(keys.manifest))}
+    spend = runs if batch_input.max_cost_usd else None
+    chunks: dict[int, VocabList] = {}
+    collected: list[str] = []
+    failed: list[str] = []
+    wasted: list[CallUsage] = []
+    for batch_id, answer in llm.batch_results(record.message_batch_id, LearningItemBatch):
+        spec = specs.get(batch_id)
+        if spec is None or store.get_json(keys.batch_output(batch_id)) is not None:
+            continue
+        if isinstance(answer, LlmError):
+            wasted += [u for u in answer.usage if isinstance(u, CallUsage)]
+            failed.append(f"{batch_id}: {type(answer).__name__}")
+            continue
+        if spec.chunk_index not in chunks:
+            chunks[spec.chunk_index] = VocabList.model_validate(store.get_json(keys.chunk(spec.chunk_index)))
+        one = BatchInput(
+            run_id=batch_input.run_id,
+            language=batch_input.language,
+            level=batch_input.level,
+            batch=spec,
+            max_cost_usd=batch_input.max_cost_usd,
+        )
+        result = finished_result(one, chunks[spec.chunk_index], answer.value, answer.attempts, llm.model)
+        write_batch_output(one, result, llm.model, store, metrics_sink, spend=spend)
+        collected.append(batch_id)
+    usage = UsageTotals.of_call(wasted)
+    if spend is not None and usage.cost_usd:
+        spend.add_spend(batch_input.run_id, usage.cost_usd)
+    record = record.model_copy(
+        update={"collected": collected, "failed": failed, "wasted_usage": usage, "collected_at": now_iso()}
+    )
+    store.put_json(message_batch_key(batch_input.run_id), record.model_dump(mode="json"))
+    if failed:
+        metrics_sink.record(category=MESSAGE_BATCH, model=llm.model, usage=usage, items=0, failed=True)
+    return MessageBatchState(
+        run_id=batch_input.run_id,
+        submitted=True,
+        requests=len(record.batch_ids),
+        status="collected",
+        collected=len(collected),
+        note=f"{len(failed)} left to the Map" if failed else None,
+    )
+
+
+def first_request(spec: BatchSpec, chunk: VocabList, batch_input: MessageBatchInput, max_tokens: int) -> LlmRequest:
+    """The batch's first call as `havachat.generation.generate_batch` makes it: the whole chunk, its targets,
+    `max_tokens` sized to them (tests/unit/test_message_batch.py checks the two stay equal)."""
+    return build_request(
+        spec.category,
+        batch_input.language,
+        batch_input.level,
+        chunk.items,
+        spec.target_items_min,
+        spec.target_items_max,
+        max_tokens_for_items(spec.target_items_max, max_tokens),
+        cache_words=True,
+    )
+
+
+def finished_result(
+    batch_input: BatchInput, chunk: VocabList, answer: LearningItemBatch, attempts: list[CallUsage], model: str
+) -> BatchResult:
+    """One answer post-processed as `generate_batch` post-processes its first call's."""
+    spec = batch_input.batch
+    provenance = Provenance(
+        run_id=batch_input.run_id, batch_id=spec.batch_id, model=model, prompt_version=PROMPT_VERSION
+    )
+    finished = finish_items(
+        answer,
+        words=words_for_category(spec.category, chunk.items),
+        language=batch_input.language,
+        level=batch_input.level,
+        category=spec.category,
+        provenance=provenance,
+    )
+    items, cross_duplicates = dedupe_items(finished.items)
+    return BatchResult(
+        batch_id=spec.batch_id,
+        items=items,
+        usage=UsageTotals.of_call(attempts),
+        dropped_unknown_words=finished.dropped_unknown_words,
+        dropped_duplicates=finished.dropped_duplicates + cross_duplicates,
+        dropped_prompt_echoes=finished.dropped_prompt_echoes,
+        attempts=list(attempts),
+    )
+
+
+def _uncollected(record: MessageBatchRecord, batch_ids: list[str]) -> bool:
+    return record.collected_at is None and record.batch_ids == batch_ids
+
+
+def _batching(generator: BatchGenerator) -> tuple[LlmBatchGenerator, MessageBatcher]:
+    if isinstance(generator, LlmBatchGenerator) and isinstance(generator.llm, MessageBatcher):
+        return generator, generator.llm
+    raise NoMessageBatches(f"the {generator.model} generator has no Message Batches API")
+
+
+def _record(store: Store, run_id: str) -> MessageBatchRecord:
+    return MessageBatchRecord.model_validate(store.get_json(message_batch_key(run_id)))
