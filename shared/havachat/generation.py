@@ -16,8 +16,17 @@ from typing import Protocol
 from havachat.batching import Part, split_on_truncation
 from havachat.errors import LlmError, LlmOutputTruncated
 from havachat.ledger import CallUsage, UsageTotals
-from havachat.llm_port import CacheWarmer, StructuredLlm
-from havachat.models import BatchSpec, Category, LearningItem, Level, Provenance, VocabItem, VocabKind
+from havachat.llm_port import CacheWarmer, LlmRequest, StructuredLlm
+from havachat.models import (
+    BatchSpec,
+    Category,
+    LearningItem,
+    LearningItemBatch,
+    Level,
+    Provenance,
+    VocabItem,
+    VocabKind,
+)
 from havachat.planning import estimate_tokens, system_prompt_tokens, tool_overhead_tokens
 from havachat.postprocess import dedupe_items, finish_items
 from havachat.prompts import (
@@ -125,21 +134,46 @@ def generate_batch(
     first answer's items.
     """
     words = list(words)
-    provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=llm.model, prompt_version=PROMPT_VERSION)
-    call_max_tokens = max_tokens_for_items(spec.target_items_max, max_tokens)
-    batch = _Batch(spec, language, level, llm, provenance, call_max_tokens, chunk_size=len(words))
+    batch = _Batch.of(
+        spec, words, language=language, level=level, run_id=run_id, model=llm.model, max_tokens=max_tokens
+    )
     result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
     try:
-        _generate_into(result, Part(words, (spec.target_items_min, spec.target_items_max)), batch, max_split_depth)
+        _generate_into(result, _whole(spec, words), batch, llm, max_split_depth)
     except LlmError as failed:  # the batch's error carries every attempt it spent, earlier halves' included
         recorded = {id(attempt) for attempt in result.attempts}
         failed.usage = [*result.attempts, *(u for u in failed.usage if id(u) not in recorded)]
         raise
     if coverage_followup and spec.category in FOLLOWUP_CATEGORIES:
-        _follow_up(result, words_for_category(spec.category, words), batch, max_split_depth)
-    result.items, cross_half_duplicates = dedupe_items(result.items)
-    result.dropped_duplicates += cross_half_duplicates
-    return result
+        _follow_up(result, words_for_category(spec.category, words), batch, llm, max_split_depth)
+    return _deduplicated(result)
+
+
+def first_request(
+    spec: BatchSpec, words: Sequence[VocabItem], *, language: str, level: Level, max_tokens: int
+) -> LlmRequest:
+    """The first call `generate_batch` makes for `spec` over its chunk `words` (Message Batches mode submits it)."""
+    batch = _Batch.of(spec, words, language=language, level=level, run_id="", model="", max_tokens=max_tokens)
+    return _request(_whole(spec, words), batch)
+
+
+def result_of_first_answer(
+    spec: BatchSpec,
+    words: Sequence[VocabItem],
+    answer: LearningItemBatch,
+    attempts: list[CallUsage],
+    *,
+    language: str,
+    level: Level,
+    run_id: str,
+    model: str,
+) -> BatchResult:
+    """The batch's result from the answer to its `first_request`, post-processed as `generate_batch` does."""
+    batch = _Batch.of(spec, words, language=language, level=level, run_id=run_id, model=model, max_tokens=0)
+    result = BatchResult(batch_id=spec.batch_id, items=[], usage=UsageTotals())
+    _record(result, attempts)
+    _add_answer(result, answer, list(words), batch)
+    return _deduplicated(result)
 
 
 @dataclass(frozen=True)
@@ -149,13 +183,72 @@ class _Batch:
     spec: BatchSpec
     language: str
     level: Level
-    llm: StructuredLlm
     provenance: Provenance
     max_tokens: int
     chunk_size: int  # a call over fewer words (half a chunk, a follow-up) shares no cached block
 
+    @classmethod
+    def of(
+        cls,
+        spec: BatchSpec,
+        words: Sequence[VocabItem],
+        *,
+        language: str,
+        level: Level,
+        run_id: str,
+        model: str,
+        max_tokens: int,
+    ) -> _Batch:
+        provenance = Provenance(run_id=run_id, batch_id=spec.batch_id, model=model, prompt_version=PROMPT_VERSION)
+        call_max_tokens = max_tokens_for_items(spec.target_items_max, max_tokens)
+        return cls(spec, language, level, provenance, call_max_tokens, chunk_size=len(words))
 
-def _follow_up(result: BatchResult, words: Sequence[VocabItem], batch: _Batch, max_split_depth: int) -> None:
+
+def _whole(spec: BatchSpec, words: Sequence[VocabItem]) -> Part[VocabItem]:
+    return Part(list(words), (spec.target_items_min, spec.target_items_max))
+
+
+def _request(call: Part[VocabItem], batch: _Batch) -> LlmRequest:
+    low, high = call.targets
+    return build_request(
+        batch.spec.category,
+        batch.language,
+        batch.level,
+        call.words,
+        low,
+        high,
+        batch.max_tokens,
+        cache_words=len(call.words) == batch.chunk_size,
+    )
+
+
+def _add_answer(result: BatchResult, answer: LearningItemBatch, words: list[VocabItem], batch: _Batch) -> None:
+    """An answer's items, post-processed against the words its call was asked about, added to `result`."""
+    category = batch.spec.category
+    finished = finish_items(
+        answer,
+        words=words_for_category(category, words),
+        language=batch.language,
+        level=batch.level,
+        category=category,
+        provenance=batch.provenance,
+    )
+    result.items.extend(finished.items)
+    result.dropped_unknown_words += finished.dropped_unknown_words
+    result.dropped_duplicates += finished.dropped_duplicates
+    result.dropped_prompt_echoes += finished.dropped_prompt_echoes
+
+
+def _deduplicated(result: BatchResult) -> BatchResult:
+    """`result` without items repeated across its calls (halves, follow-up)."""
+    result.items, cross_call_duplicates = dedupe_items(result.items)
+    result.dropped_duplicates += cross_call_duplicates
+    return result
+
+
+def _follow_up(
+    result: BatchResult, words: Sequence[VocabItem], batch: _Batch, llm: StructuredLlm, max_split_depth: int
+) -> None:
     """One more call with only the words no item cited; its usage counts, its failure does not fail the batch."""
     cited = {word for item in result.items for word in item.source_words}
     missed = [w for w in words if w.kind is VocabKind.WORD and w.word not in cited]
@@ -164,44 +257,22 @@ def _follow_up(result: BatchResult, words: Sequence[VocabItem], batch: _Batch, m
     result.followup_words = len(missed)
     targets = quantity_guidance(batch.spec.category, len(missed), max_tokens=batch.max_tokens)
     try:
-        _generate_into(result, Part(missed, targets), batch, max_split_depth)
+        _generate_into(result, Part(missed, targets), batch, llm, max_split_depth)
     except LlmError as exc:
         if not isinstance(exc, LlmOutputTruncated):  # a truncated answer's usage is recorded where it is split
             _record(result, [u for u in exc.usage if isinstance(u, CallUsage)])
         result.followup_error = type(exc).__name__
 
 
-def _generate_into(result: BatchResult, part: Part[VocabItem], batch: _Batch, max_split_depth: int) -> None:
+def _generate_into(
+    result: BatchResult, part: Part[VocabItem], batch: _Batch, llm: StructuredLlm, max_split_depth: int
+) -> None:
     """Items of `part` into `result`, a cut-off answer split by `split_on_truncation`."""
 
     def make(call: Part[VocabItem]) -> None:
-        category = batch.spec.category
-        low, high = call.targets
-        answer = batch.llm.generate(
-            build_request(
-                category,
-                batch.language,
-                batch.level,
-                call.words,
-                low,
-                high,
-                batch.max_tokens,
-                cache_words=len(call.words) == batch.chunk_size,
-            )
-        )
+        answer = llm.generate(_request(call, batch))
         _record(result, answer.attempts)
-        finished = finish_items(
-            answer.batch,
-            words=words_for_category(category, call.words),
-            language=batch.language,
-            level=batch.level,
-            category=category,
-            provenance=batch.provenance,
-        )
-        result.items.extend(finished.items)
-        result.dropped_unknown_words += finished.dropped_unknown_words
-        result.dropped_duplicates += finished.dropped_duplicates
-        result.dropped_prompt_echoes += finished.dropped_prompt_echoes
+        _add_answer(result, answer.batch, call.words, batch)
 
     def on_truncated(usage: list[CallUsage], split: bool) -> None:
         _record(result, usage)

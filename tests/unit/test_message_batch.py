@@ -10,7 +10,7 @@ import pytest
 
 from havachat.cost_cap import estimated_cost_usd
 from havachat.errors import LlmOutputTruncated, LlmRequestRejected, LlmUnavailable
-from havachat.generation import LlmBatchGenerator
+from havachat.generation import LlmBatchGenerator, first_request
 from havachat.ledger import BATCH_PRICE_FACTOR, CallUsage
 from havachat.llm import InstructorClaude
 from havachat.llm_port import StructuredAnswer
@@ -24,7 +24,6 @@ from havachat.pipeline.message_batch import (
     MessageBatchRecord,
     MessageBatchState,
     collect_step,
-    first_request,
     message_batch_key,
     poll_step,
     submit_step,
@@ -62,7 +61,9 @@ def test_a_message_batch_request_is_exactly_the_sync_call_and_its_answer_is_pars
     world.generate(planned, spec)  # the sync path's call, as the fake received it
     [sync_body] = world.fake.requests
     chunk = VocabList.model_validate(world.store.get_json(RunKeys(planned.run_id).chunk(spec.chunk_index)))
-    request = first_request(spec, chunk, _input(planned), world.settings.max_tokens)
+    request = first_request(
+        spec, chunk.items, language=planned.language, level=planned.level, max_tokens=world.settings.max_tokens
+    )
     llm = world.llm()
 
     assert llm.batch_params(request, LearningItemBatch) == sync_body
@@ -238,7 +239,7 @@ def test_the_fake_refuses_a_batch_as_the_api_does() -> None:
     planned = world.plan(world.upload(vocab_csv(6)))
     spec = world.manifest(planned)[0]
     chunk = VocabList.model_validate(world.store.get_json(RunKeys(planned.run_id).chunk(spec.chunk_index)))
-    request = first_request(spec, chunk, _input(planned), 1024)
+    request = first_request(spec, chunk.items, language=planned.language, level=planned.level, max_tokens=1024)
 
     for custom_ids in (["has space"], ["x" * 65], []):
         with pytest.raises(LlmRequestRejected):

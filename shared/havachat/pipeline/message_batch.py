@@ -7,10 +7,11 @@ as `generate_step` writes it, priced at batch rates. Whatever produced no output
 canceled requests, answers cut off at max_tokens or failing validation) then goes through the Map as in
 sync mode, where `generate_step` returns the written outputs at once and retries, splits or fails the rest.
 
-A batch's first call is what the sync path sends first (`build_request` over the whole chunk, the same
-cached prefix); batches of the coverage follow-up categories, which may need a second call, are left
-to the Map when the follow-up is on. What the collection wasted (billed answers without output) is kept
-in the run's message batch record, which Finalize adds to the run's cost.
+A batch's first call is what the sync path sends first (`havachat.generation.first_request`: the whole
+chunk, the same cached prefix), and its answer is post-processed the same way (`result_of_first_answer`).
+Batches of the coverage follow-up categories, which may need a second call, are left to the Map when
+the follow-up is on. What the collection wasted (billed answers without output) is kept in the run's
+message batch record, which Finalize adds to the run's cost.
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ from pydantic import BaseModel, Field
 
 from havachat.cost_cap import check_spend
 from havachat.errors import HavachatError, LlmError
-from havachat.generation import FOLLOWUP_CATEGORIES, BatchGenerator, BatchResult, LlmBatchGenerator
+from havachat.generation import (
+    FOLLOWUP_CATEGORIES,
+    BatchGenerator,
+    LlmBatchGenerator,
+    first_request,
+    result_of_first_answer,
+)
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import LlmRequest, MessageBatcher
-from havachat.models import BatchSpec, LearningItemBatch, Level, Provenance, VocabList
+from havachat.models import BatchSpec, LearningItemBatch, Level, VocabList
 from havachat.pipeline.contracts import BatchInput, now_iso
 from havachat.pipeline.generate import write_batch_output
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.ports import BatchMetricsSink, Runs, Store
-from havachat.postprocess import dedupe_items, finish_items
-from havachat.prompts import PROMPT_VERSION, build_request, max_tokens_for_items, words_for_category
 
 MESSAGE_BATCH = "message_batch"
 """The name the collection's wasted usage goes by in metrics and in the run's `usage_by_category`."""
@@ -126,7 +131,13 @@ def submit_step(
         for spec in pending:
             if spec.chunk_index not in chunks:
                 chunks[spec.chunk_index] = VocabList.model_validate(store.get_json(keys.chunk(spec.chunk_index)))
-            requests[spec.batch_id] = first_request(spec, chunks[spec.chunk_index], batch_input, generator.max_tokens)
+            requests[spec.batch_id] = first_request(
+                spec,
+                chunks[spec.chunk_index].items,
+                language=batch_input.language,
+                level=batch_input.level,
+                max_tokens=generator.max_tokens,
+            )
         earlier = store.get_json(message_batch_key(run_id))
         if earlier is not None and _uncollected(MessageBatchRecord.model_validate(earlier), list(requests)):
             # a retry of this task after its submission: the batch is processing already, not paid twice
@@ -198,7 +209,16 @@ def collect_step(
             batch=spec,
             max_cost_usd=batch_input.max_cost_usd,
         )
-        result = finished_result(one, chunks[spec.chunk_index], answer.value, answer.attempts, llm.model)
+        result = result_of_first_answer(
+            spec,
+            chunks[spec.chunk_index].items,
+            answer.value,
+            answer.attempts,
+            language=one.language,
+            level=one.level,
+            run_id=one.run_id,
+            model=llm.model,
+        )
         write_batch_output(one, result, llm.model, store, metrics_sink, spend=spend)
         collected.append(batch_id)
     usage = UsageTotals.of_call(wasted)
@@ -217,49 +237,6 @@ def collect_step(
         status="collected",
         collected=len(collected),
         note=f"{len(failed)} left to the Map" if failed else None,
-    )
-
-
-def first_request(spec: BatchSpec, chunk: VocabList, batch_input: MessageBatchInput, max_tokens: int) -> LlmRequest:
-    """The batch's first call as `havachat.generation.generate_batch` makes it: the whole chunk, its targets,
-    `max_tokens` sized to them (tests/unit/test_message_batch.py checks the two stay equal)."""
-    return build_request(
-        spec.category,
-        batch_input.language,
-        batch_input.level,
-        chunk.items,
-        spec.target_items_min,
-        spec.target_items_max,
-        max_tokens_for_items(spec.target_items_max, max_tokens),
-        cache_words=True,
-    )
-
-
-def finished_result(
-    batch_input: BatchInput, chunk: VocabList, answer: LearningItemBatch, attempts: list[CallUsage], model: str
-) -> BatchResult:
-    """One answer post-processed as `generate_batch` post-processes its first call's."""
-    spec = batch_input.batch
-    provenance = Provenance(
-        run_id=batch_input.run_id, batch_id=spec.batch_id, model=model, prompt_version=PROMPT_VERSION
-    )
-    finished = finish_items(
-        answer,
-        words=words_for_category(spec.category, chunk.items),
-        language=batch_input.language,
-        level=batch_input.level,
-        category=spec.category,
-        provenance=provenance,
-    )
-    items, cross_duplicates = dedupe_items(finished.items)
-    return BatchResult(
-        batch_id=spec.batch_id,
-        items=items,
-        usage=UsageTotals.of_call(attempts),
-        dropped_unknown_words=finished.dropped_unknown_words,
-        dropped_duplicates=finished.dropped_duplicates + cross_duplicates,
-        dropped_prompt_echoes=finished.dropped_prompt_echoes,
-        attempts=list(attempts),
     )
 
 
