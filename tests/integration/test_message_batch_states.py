@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 import pytest
 
-from havachat.pipeline.contracts import PlanOutput, RunStatus
-from havachat.pipeline.message_batch import MESSAGE_BATCH, MessageBatchInput, MessageBatchState
+from havachat.pipeline.contracts import MESSAGE_BATCH, PlanOutput, RunStatus
+from havachat.pipeline.message_batch import MessageBatchInput, MessageBatchState
 from havachat.settings import LlmMode, Settings
 from havachat_local.runner import LocalPipeline
 from tests.fakes.fake_claude import FakeClaude

@@ -17,10 +17,10 @@ from havachat.pipeline.contracts import (
     PlanOutput,
     PlanRequest,
     RunStatus,
+    WarmOutput,
 )
 from havachat.pipeline.generate import generate_step, warm_within_cap
 from havachat.pipeline.keys import RunKeys
-from havachat.pipeline.warm import WarmOutput
 from tests.fakes.memory import MemoryRuns
 from tests.unit.pipeline_world import World, settings, vocab_csv
 

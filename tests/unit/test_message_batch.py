@@ -16,15 +16,12 @@ from havachat.llm import InstructorClaude
 from havachat.llm_port import StructuredAnswer
 from havachat.models import LearningItemBatch, RunPlan, VocabList
 from havachat.offline import OfflineGenerator
-from havachat.pipeline.contracts import PlanOutput, PlanRequest
+from havachat.pipeline.contracts import MESSAGE_BATCH, MessageBatchRecord, PlanOutput, PlanRequest
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.message_batch import (
-    MESSAGE_BATCH,
     MessageBatchInput,
-    MessageBatchRecord,
     MessageBatchState,
     collect_step,
-    message_batch_key,
     poll_step,
     submit_step,
 )
@@ -119,7 +116,7 @@ def test_errored_expired_and_cut_off_requests_go_through_the_sync_path_and_the_w
     planned = world.plan(world.upload(vocab_csv(6)))
 
     collected = _run_message_batch(world, planned)
-    record = MessageBatchRecord.model_validate(world.store.get_json(message_batch_key(planned.run_id)))
+    record = MessageBatchRecord.model_validate(world.store.get_json(RunKeys(planned.run_id).message_batch))
     world.generate_all(planned)
     summary = world.finalize(planned.run_id)
 
@@ -159,7 +156,7 @@ def test_the_adapter_reports_each_results_error_as_the_sync_path_would_name_it()
     world.fake.script(in_batch=True, truncated=True, match="Category: pronunciation\n")
     planned = world.plan(world.upload(vocab_csv(6)))
     submit_step(_input(planned), world.store, world.generator, runs=world.runs)
-    record = MessageBatchRecord.model_validate(world.store.get_json(message_batch_key(planned.run_id)))
+    record = MessageBatchRecord.model_validate(world.store.get_json(RunKeys(planned.run_id).message_batch))
     world.llm().batch_status(record.message_batch_id)
 
     results = dict(world.llm().batch_results(record.message_batch_id, LearningItemBatch))
@@ -220,7 +217,7 @@ def test_submission_is_skipped_and_the_map_runs_the_batches_as_in_sync_mode(case
     state = submit_step(_input(planned), world.store, make, runs=world.runs)
 
     assert not state.submitted and state.status == "skipped" and world.fake.batch_requests == []
-    assert world.store.get_json(message_batch_key(planned.run_id)) is None
+    assert world.store.get_json(RunKeys(planned.run_id).message_batch) is None
     note = {"offline": "NoMessageBatches", "bedrock": "LlmRequestRejected", "cost_cap_reached": "CostCapReached"}
     assert (state.note or "").startswith(note.get(case, "no batch to submit"))
 

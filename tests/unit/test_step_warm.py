@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from havachat.offline import OfflineGenerator
-from havachat.pipeline.contracts import PlanOutput
-from havachat.pipeline.warm import CACHE_WARM, WarmInput, WarmOutput, warm_step
+from havachat.pipeline.contracts import CACHE_WARM, PlanOutput, WarmOutput
+from havachat.pipeline.warm import WarmInput, warm_step
 from tests.unit.pipeline_world import World, settings, vocab_csv
 
 

@@ -32,6 +32,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+CACHE_WARM = "cache_warm"
+"""The name the warm-up calls' usage goes by in metrics and in the run's `usage_by_category`."""
+
+MESSAGE_BATCH = "message_batch"
+"""The name the collection's wasted usage goes by in metrics and in the run's `usage_by_category`."""
+
+
 class RunStatus(StrEnum):
     PLANNING = "PLANNING"
     RUNNING = "RUNNING"
@@ -223,6 +230,28 @@ class BatchOutput(BaseModel):
     reading_ambiguous: int = Field(default=0, description="examples with another reading of a heteronym")
     followup_words: int = Field(default=0, description="words asked about again by the coverage follow-up")
     followup_error: str | None = None
+
+
+class WarmOutput(BaseModel):
+    """What the WarmCache task cost (`RunKeys.cache_warm`, which Finalize adds to the run's cost)."""
+
+    run_id: str
+    chunks_warmed: int = 0
+    failed: list[str] = Field(default_factory=list, description="error per chunk whose warm-up failed")
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+
+
+class MessageBatchRecord(BaseModel):
+    """`scratch/<run_id>/message_batch.json`: the run's Message Batch, what came of it and what it wasted."""
+
+    run_id: str
+    message_batch_id: str
+    submitted_at: str
+    batch_ids: list[str]
+    collected: list[str] = Field(default_factory=list, description="batches whose output the collection wrote")
+    failed: list[str] = Field(default_factory=list, description="batch id: error, left to the Map")
+    wasted_usage: UsageTotals = Field(default_factory=UsageTotals, description="billed answers that wrote nothing")
+    collected_at: str | None = None
 
 
 class BatchRecord(BaseModel):

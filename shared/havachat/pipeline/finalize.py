@@ -15,24 +15,26 @@ from havachat.concurrency import map_concurrently
 from havachat.ledger import UsageTotals
 from havachat.models import OFFLINE_MODEL, BatchSpec, Category, LearningItem, RunPlan, VocabList
 from havachat.pipeline.contracts import (
+    CACHE_WARM,
     GENERATED,
     GENERATION_FAILED,
+    MESSAGE_BATCH,
     BatchError,
     BatchRecord,
     FailedBatch,
     FinalizeOutput,
     FinalizeRequest,
+    MessageBatchRecord,
     OutputLocation,
     RunRecord,
     RunStatus,
     RunSummary,
     S3Object,
+    WarmOutput,
     now_iso,
 )
 from havachat.pipeline.keys import RunKeys, list_catalog_key
-from havachat.pipeline.message_batch import MESSAGE_BATCH, MessageBatchRecord, message_batch_key
 from havachat.pipeline.ports import Events, FinalizeReport, Items, Runs, Store
-from havachat.pipeline.warm import CACHE_WARM, WarmOutput, warm_key
 from havachat.postprocess import CatalogEntry, coverage, dedupe_items, match_catalog, merge_similar
 from havachat.readings import summarise_readings
 
@@ -156,10 +158,10 @@ def finalize_step(
         _add_usage(usage_by_category, spec.category.value, batch.output.usage)
 
     failed_batches = _failed_batches(failed_specs, store, keys, usage_by_category, read_concurrency)
-    warmed = store.get_json(warm_key(run_id))  # the prompt-cache warm-up's calls cost too
+    warmed = store.get_json(RunKeys(run_id).cache_warm)  # the prompt-cache warm-up's calls cost too
     if warmed is not None:
         _add_usage(usage_by_category, CACHE_WARM, WarmOutput.model_validate(warmed).usage)
-    message_batch = store.get_json(message_batch_key(run_id))  # billed batch answers that wrote no output
+    message_batch = store.get_json(RunKeys(run_id).message_batch)  # billed batch answers that wrote no output
     if message_batch is not None and (wasted := MessageBatchRecord.model_validate(message_batch).wasted_usage).calls:
         _add_usage(usage_by_category, MESSAGE_BATCH, wasted)
     unique, duplicates = dedupe_items(all_items)

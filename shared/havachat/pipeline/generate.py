@@ -13,10 +13,9 @@ from havachat.errors import LlmError
 from havachat.generation import BatchGenerator, BatchResult
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.models import OFFLINE_MODEL, ReadingStatus, VocabList
-from havachat.pipeline.contracts import BatchError, BatchInput, BatchOutput, BatchRecord, now_iso
+from havachat.pipeline.contracts import BatchError, BatchInput, BatchOutput, BatchRecord, WarmOutput, now_iso
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.ports import BatchMetricsSink, Runs, Store
-from havachat.pipeline.warm import WarmOutput
 from havachat.readings import flag_readings
 
 UNCONFIGURED_MODEL = "unconfigured"

@@ -39,6 +39,16 @@ class RunKeys:
         return f"scratch/{self.run_id}/errors/{batch_id}.json"
 
     @property
+    def cache_warm(self) -> str:
+        """What the prompt-cache warm-up cost (`WarmOutput`), for Finalize to add to the run's cost."""
+        return f"scratch/{self.run_id}/cache_warm.json"
+
+    @property
+    def message_batch(self) -> str:
+        """The run's Message Batch (`MessageBatchRecord`): its id, what came of it and what it wasted."""
+        return f"scratch/{self.run_id}/message_batch.json"
+
+    @property
     def items(self) -> str:
         return f"results/{self.run_id}/items.jsonl"
 

@@ -34,13 +34,10 @@ from havachat.generation import (
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import LlmRequest, MessageBatcher
 from havachat.models import BatchSpec, LearningItemBatch, Level, VocabList
-from havachat.pipeline.contracts import BatchInput, now_iso
+from havachat.pipeline.contracts import MESSAGE_BATCH, BatchInput, MessageBatchRecord, now_iso
 from havachat.pipeline.generate import write_batch_output
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.ports import BatchMetricsSink, Runs, Store
-
-MESSAGE_BATCH = "message_batch"
-"""The name the collection's wasted usage goes by in metrics and in the run's `usage_by_category`."""
 
 
 class MessageBatchInput(BaseModel):
@@ -65,25 +62,8 @@ class MessageBatchState(BaseModel):
     note: str | None = None
 
 
-class MessageBatchRecord(BaseModel):
-    """`scratch/<run_id>/message_batch.json`: the run's Message Batch, what came of it and what it wasted."""
-
-    run_id: str
-    message_batch_id: str
-    submitted_at: str
-    batch_ids: list[str]
-    collected: list[str] = Field(default_factory=list, description="batches whose output the collection wrote")
-    failed: list[str] = Field(default_factory=list, description="batch id: error, left to the Map")
-    wasted_usage: UsageTotals = Field(default_factory=UsageTotals, description="billed answers that wrote nothing")
-    collected_at: str | None = None
-
-
 class NoMessageBatches(HavachatError):
     """The configured generator cannot use the Message Batches API (offline, or Bedrock)."""
-
-
-def message_batch_key(run_id: str) -> str:
-    return f"scratch/{run_id}/message_batch.json"
 
 
 def message_batch_step(
@@ -138,7 +118,7 @@ def submit_step(
                 level=batch_input.level,
                 max_tokens=generator.max_tokens,
             )
-        earlier = store.get_json(message_batch_key(run_id))
+        earlier = store.get_json(keys.message_batch)
         if earlier is not None and _uncollected(MessageBatchRecord.model_validate(earlier), list(requests)):
             # a retry of this task after its submission: the batch is processing already, not paid twice
             return MessageBatchState(run_id=run_id, submitted=True, requests=len(requests), status="in_progress")
@@ -148,7 +128,7 @@ def submit_step(
     record = MessageBatchRecord(
         run_id=run_id, message_batch_id=message_batch_id, submitted_at=now_iso(), batch_ids=list(requests)
     )
-    store.put_json(message_batch_key(run_id), record.model_dump(mode="json"))
+    store.put_json(keys.message_batch, record.model_dump(mode="json"))
     return MessageBatchState(run_id=run_id, submitted=True, requests=len(requests), status="in_progress")
 
 
@@ -227,7 +207,7 @@ def collect_step(
     record = record.model_copy(
         update={"collected": collected, "failed": failed, "wasted_usage": usage, "collected_at": now_iso()}
     )
-    store.put_json(message_batch_key(batch_input.run_id), record.model_dump(mode="json"))
+    store.put_json(keys.message_batch, record.model_dump(mode="json"))
     if failed:
         metrics_sink.record(category=MESSAGE_BATCH, model=llm.model, usage=usage, items=0, failed=True)
     return MessageBatchState(
@@ -251,4 +231,4 @@ def _batching(generator: BatchGenerator) -> tuple[LlmBatchGenerator, MessageBatc
 
 
 def _record(store: Store, run_id: str) -> MessageBatchRecord:
-    return MessageBatchRecord.model_validate(store.get_json(message_batch_key(run_id)))
+    return MessageBatchRecord.model_validate(store.get_json(RunKeys(run_id).message_batch))

@@ -14,18 +14,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from havachat.concurrency import map_concurrently
 from havachat.errors import LlmError
 from havachat.generation import BatchGenerator, LlmBatchGenerator
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.models import BatchSpec, Level, VocabList
+from havachat.pipeline.contracts import CACHE_WARM, WarmOutput
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.ports import BatchMetricsSink, Store
-
-CACHE_WARM = "cache_warm"
-"""The name the warm-up calls' usage goes by in metrics and in the run's `usage_by_category`."""
 
 WARM_CONCURRENCY = 32
 """Warm-up calls in flight at once: each asks for one output token, so they are short and light."""
@@ -37,18 +35,6 @@ class WarmInput(BaseModel):
     run_id: str
     language: str
     level: Level
-
-
-class WarmOutput(BaseModel):
-    run_id: str
-    chunks_warmed: int = 0
-    failed: list[str] = Field(default_factory=list, description="error per chunk whose warm-up failed")
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-
-
-def warm_key(run_id: str) -> str:
-    """Where the warm-up's usage is kept for Finalize to add to the run's cost."""
-    return f"scratch/{run_id}/cache_warm.json"
 
 
 def warm_step(
@@ -94,7 +80,7 @@ def warm_step(
         usage=UsageTotals.total(UsageTotals.of_call(usage) for usage, _ in outcomes),
     )
     if outcomes:
-        store.put_json(warm_key(warm_input.run_id), output.model_dump(mode="json"))
+        store.put_json(keys.cache_warm, output.model_dump(mode="json"))
         metrics_sink.record(
             category=CACHE_WARM, model=generator.model, usage=output.usage, items=0, failed=bool(output.failed)
         )
