@@ -14,7 +14,11 @@ files are loaded the way the Lambda runtime loads them, with `shared/` (the hava
 - naive: `import anthropic, instructor, boto3, aws_lambda_powertools` at the top of a handler, and
   with its Logger/Tracer/Metrics and the same clients built at import.
 
-    python -m bench.cold_start [--runs 7]
+`--instructions` adds a figure the machine's load cannot move: the instructions each import executes
+(valgrind's callgrind, one process each, the interpreter's own start-up subtracted). CPU times on a
+shared 2-core machine moved the LLM handlers' ratio by 0.1 between runs; instruction counts repeat.
+
+    python -m bench.cold_start [--runs 7] [--instructions]   # --instructions: valgrind, ~2 min a process
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +142,49 @@ def import_self_times(code: str, env: dict[str, str]) -> dict[str, float]:
     return by_package
 
 
+def instructions(code: str, env: dict[str, str]) -> int:
+    """Instructions a fresh `python -c code` executes, counted by callgrind (no cache simulation)."""
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--cache-sim=no",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no count:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def instruction_rows(functions: dict[str, Path]) -> list[tuple[str, int, str]]:
+    """Each handler's import and the naive import in instructions (start-up subtracted), and the ratio."""
+    programs = {
+        "start-up": ("pass", lambda_env("Naive")),
+        "naive": (_NAIVE.split("imported, imported_cpu =")[0], lambda_env("Naive")),
+        **{name: (_load(file), lambda_env(name)) for name, file in functions.items()},
+    }
+    if "GenerateBatchFunction" in functions:
+        programs[WITH_SUBSEGMENTS] = (
+            _load(functions["GenerateBatchFunction"]),
+            lambda_env("GenerateBatchFunction", subsegments=True),
+        )
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counts = dict(zip(programs, pool.map(lambda program: instructions(*program), programs.values()), strict=True))
+    start_up = counts.pop("start-up")
+    naive = counts["naive"] - start_up
+    return [(name, count - start_up, f"{(count - start_up) / naive:.1%}") for name, count in counts.items()]
+
+
 def _load(handler_file: Path) -> str:
     return (
         f"import importlib.util as u; s = u.spec_from_file_location('h', {str(handler_file)!r}); "
@@ -146,6 +195,7 @@ def _load(handler_file: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Cold start of each handler in a fresh interpreter")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--instructions", action="store_true", help="also count instructions with valgrind")
     args = parser.parse_args()
     info = TemplateInfo(ROOT, load_template(ROOT / "template.yaml"))
     functions = info.functions()
@@ -203,6 +253,10 @@ def main() -> None:
             [(p, *(times.get(p, 0.0) for times in profiles.values())) for p in packages[:10]],
         )
     )
+    if args.instructions:
+        files = {name: function.handler_file for name, function in functions.items()}
+        print("\nImport in instructions (callgrind, start-up subtracted; naive = 100%)\n")
+        print(table(["import", "instructions", "vs naive"], instruction_rows(files)))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ def main() -> None:
         ["bench.non_llm", *(["--rows", "20000", "--items", "5000"] if args.quick else [])],
         ["bench.dictionary_fill"],
         ["bench.caching", *(quick or ["--baseline", CACHING_BASELINE])],
+        ["bench.message_batches", *quick],
         *([] if args.quick else [["bench.local_scale"]]),
     ]
     started = time.perf_counter()

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from havachat.content.models import ContentDocument
 from havachat.ledger import UsageTotals
 from havachat.models import BatchSpec, Category, LearningItem, Level, VocabWarning
 from havachat.pipeline.keys import run_id_for
 from havachat.postprocess import Coverage
 from havachat.readings import ReadingsSummary
+
+if TYPE_CHECKING:  # an annotation only: the Stage 2 models load in the Content function alone (cold start)
+    from havachat.content.models import ContentDocument
 
 GENERATED = "LearningItemsGenerated"
 GENERATION_FAILED = "LearningItemsGenerationFailed"

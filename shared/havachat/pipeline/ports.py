@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from havachat.content.models import Conversation, Story
 from havachat.ledger import UsageTotals
 from havachat.models import LearningItem
 from havachat.pipeline.contracts import PlanOutput, RunRecord, RunSummary, S3Object
+
+if TYPE_CHECKING:  # annotations only: the Stage 2 models load in the Content function alone (cold start)
+    from havachat.content.models import Conversation, Story
 
 
 class Store(Protocol):
