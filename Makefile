@@ -34,10 +34,11 @@ PYTEST = rc=0; $(BIN)/pytest $(1) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; fi; exit $$rc
 
 # Two workers a core: many tests wait (on subprocesses, sleeps, threads) as much as they compute.
+# worksteal: idle workers take queued tests from busy ones, so the few 30-40 s CLI tests do not end the run late.
 WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 unit: setup ## The default tier (unit, handlers, state machine, CLI, IAM), two workers a core
-	@$(call PYTEST,-n $(WORKERS))
+	@$(call PYTEST,-n $(WORKERS) --dist worksteal)
 
 scale: setup ## The scale tier: 5,000 and 20,000-word lists end to end, one at a time, 360 s per test
 	@$(call PYTEST,-m scale --timeout=360 --durations=10)

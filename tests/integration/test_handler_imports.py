@@ -45,7 +45,11 @@ def dictionary_modules() -> list[str]:
     return sorted(m for m, dists in by_module.items() if any(_canonical(d) in wanted for d in dists))
 
 
-def _imported_by(function: str, environ: dict[str, str] | None = None) -> tuple[set[str], list[str]]:
+TEMPLATE_DEFAULT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+"""The environment the template gives every function by default (`TracingSubsegments=false`)."""
+
+
+def _imported_by(function: str, environ: dict[str, str] = TEMPLATE_DEFAULT) -> tuple[set[str], list[str]]:
     """What importing `functions/<function>/app.py` loads in a fresh interpreter: the LLM-stack, X-Ray and
     dictionary modules, and the files of havachat's own dictionaries (havachat/languages/data) it opens."""
     done = subprocess.run(
@@ -54,15 +58,15 @@ def _imported_by(function: str, environ: dict[str, str] | None = None) -> tuple[
         text=True,
         check=True,
         cwd=ROOT,
-        env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1", **(environ or {})},
+        env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1", **environ},
     )
     found = json.loads(done.stdout.strip().splitlines()[-1])
     return set(found["modules"]), found["opened"]
 
 
-def _heavy_modules_imported_by(function: str, environ: dict[str, str] | None = None) -> list[str]:
+def _heavy_modules_imported_by(function: str) -> list[str]:
     """The LLM-stack and X-Ray modules that importing `functions/<function>/app.py` loads."""
-    return sorted(_imported_by(function, environ)[0] & LLM_AND_XRAY)
+    return sorted(_imported_by(function)[0] & LLM_AND_XRAY)
 
 
 @pytest.mark.parametrize("function", ["plan", "finalize"])
@@ -70,12 +74,9 @@ def test_light_handlers_do_not_import_the_llm_stack(function: str) -> None:
     assert _heavy_modules_imported_by(function) == []
 
 
-@pytest.mark.parametrize("function", ["generate_batch", "content"])
-def test_llm_handlers_load_the_xray_sdk_only_with_subsegments_on(function: str) -> None:
-    off = _heavy_modules_imported_by(function, {"POWERTOOLS_TRACE_DISABLED": "true"})
-    on = _heavy_modules_imported_by(function, {"POWERTOOLS_TRACE_DISABLED": "false"})
-    assert "anthropic" in off and "aws_xray_sdk" not in off
-    assert {"anthropic", "aws_xray_sdk"} <= set(on)
+def test_subsegments_switched_on_load_the_xray_sdk() -> None:
+    modules, _ = _imported_by("generate_batch", {"POWERTOOLS_TRACE_DISABLED": "false"})
+    assert {"anthropic", "aws_xray_sdk"} <= modules
 
 
 def test_the_template_leaves_subsegments_off_by_default() -> None:
@@ -93,3 +94,5 @@ def test_the_guard_knows_the_dictionaries() -> None:
 def test_no_handler_loads_a_dictionary_at_import(function: str) -> None:
     modules, opened = _imported_by(function)
     assert sorted(modules & set(dictionary_modules())) == [] and opened == []
+    if function in ("generate_batch", "content"):  # the LLM handlers, X-Ray subsegments off by default
+        assert "anthropic" in modules and "aws_xray_sdk" not in modules
