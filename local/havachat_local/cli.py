@@ -355,6 +355,10 @@ def _generator(settings: Settings, language: str) -> InstructorClaude | OfflineG
     """The offline generator (saying in one line what it gives and what needs an LLM), else the LLM."""
     from havachat.offline import OfflineGenerator, offline_note
 
+    if settings.llm_mode is LlmMode.BATCH and settings.provider is not Provider.ANTHROPIC:
+        service = "Bedrock" if settings.provider is Provider.BEDROCK else "the offline generator"
+        note = f"Message Batches mode needs the Anthropic API: with {service} the run goes on in sync mode"
+        errors.print(f"[yellow]! {note}[/yellow]", highlight=False)
     if settings.provider is Provider.OFFLINE:
         errors.print(f"[yellow]! {offline_note(language)}[/yellow]", highlight=False)
         return OfflineGenerator()

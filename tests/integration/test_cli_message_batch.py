@@ -41,3 +41,21 @@ def test_run_in_batch_mode_sends_the_batches_as_one_message_batch(
     assert len(fake.batch_requests) == 9 and fake.requests == [] and fake.warm_ups == []
     summary = json.loads((tmp_path / "out" / "run.json").read_text())
     assert summary["status"] == "SUCCEEDED" and summary["items_total"] > 0
+
+
+def test_batch_mode_without_the_anthropic_api_says_the_run_goes_on_in_sync_mode(tmp_path: Path) -> None:
+    done = havachat(
+        "run",
+        str(SAMPLES / "zh_hsk1.csv"),
+        *HSK1,
+        "--llm-mode",
+        "batch",
+        "--provider",
+        "offline",
+        "--out",
+        str(tmp_path),
+    )
+
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert "Message Batches mode needs the Anthropic API" in " ".join(done.stderr.split())
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "SUCCEEDED"
