@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from havachat.generation import generate_batch
 from havachat.llm import InstructorClaude
-from havachat.models import Category, Level, VocabItem, VocabList
+from havachat.models import Category, Level, RunPlan, VocabItem, VocabList
 from havachat.planning import LatencyModel, plan_run, plan_with_settings, planned_max_tokens
 from havachat.prompts import max_items_for_tokens, max_tokens_for_items
 from havachat.rate_limits import PlannedCall, RateLimits, calls_in_flight, map_concurrency, planned_calls
@@ -16,6 +18,22 @@ from tests.helpers import FIXTURES_DIR
 
 LEVEL = Level.parse("HSK1")
 LATENCY = LatencyModel()  # 1 s to first token + 60 tokens/s: a call writing 1,200 tokens takes 21 s
+
+
+def _plan(words: list[VocabItem], **extra: Any) -> RunPlan:
+    """`words` planned for Sonnet 4.6 at the default chunk budget and an 8,192-token ceiling."""
+    return plan_run(
+        VocabList(source="t.csv", items=words),
+        run_id="r",
+        language="zh",
+        level=LEVEL,
+        model="claude-sonnet-4-6",
+        chunk_token_budget=12_000,
+        max_tokens=8192,
+        **extra,
+    )
+
+
 CALLS = [PlannedCall(expected_output_tokens=1_200, max_tokens=1_600, counted_input_tokens=500)] * 100
 TIER2 = RateLimits(requests_per_minute=1_000, output_tokens_per_minute=90_000)
 
@@ -55,16 +73,7 @@ def test_the_configured_concurrency_is_the_upper_bound_and_one_the_lower() -> No
 
 
 def test_planned_calls_right_size_max_tokens_and_count_cached_input_once() -> None:
-    vocab = VocabList(source="t.csv", items=[VocabItem(word=f"词{i}", definition="a word " * 5) for i in range(400)])
-    plan = plan_run(
-        vocab,
-        run_id="r",
-        language="zh",
-        level=LEVEL,
-        model="claude-sonnet-4-6",
-        chunk_token_budget=12_000,
-        max_tokens=8192,
-    )
+    plan = _plan([VocabItem(word=f"词{i}", definition="a word " * 5) for i in range(400)])
     calls = planned_calls(plan)
     assert [c.max_tokens for c in calls] == [max_tokens_for_items(b.target_items_max, 8192) for b in plan.batches]
     assert all(c.max_tokens < 8192 for c in calls)
@@ -92,16 +101,7 @@ def test_map_concurrency_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 
 def test_a_call_asks_for_max_tokens_sized_to_its_items_and_its_halves_keep_them() -> None:
     words = [VocabItem(word=f"词{i}", romanization=f"cí{i}") for i in range(40)]
-    spec = plan_run(
-        VocabList(source="t.csv", items=words),
-        run_id="r",
-        language="zh",
-        level=LEVEL,
-        model="claude-sonnet-4-6",
-        chunk_token_budget=12_000,
-        max_tokens=8192,
-        categories=(Category.PRONUNCIATION,),
-    ).batches[0]
+    spec = _plan(words, categories=(Category.PRONUNCIATION,)).batches[0]
     fake = FakeClaude()
     fake.script(truncated=True)
     llm = InstructorClaude(fake.client(max_retries=0), model="claude-sonnet-4-6", validation_max_retries=0)

@@ -204,7 +204,7 @@ def test_resume_claims_a_partial_run_and_only_its_failed_batches_run_again() -> 
     requests = len(world.fake.requests)
 
     # When exec-2 resumes it
-    resumed = resume_step(planned.run_id, owner="exec-2", store=world.store, runs=world.runs)
+    resumed = resume_step(planned.run_id, owner="exec-2", store=world.store, runs=world.runs, settings=world.settings)
 
     # Then exec-2 owns the RUNNING run, with the same manifest
     assert (resumed.duplicate, resumed.status, resumed.owner) == (False, RunStatus.RUNNING, "exec-2")
@@ -213,9 +213,11 @@ def test_resume_claims_a_partial_run_and_only_its_failed_batches_run_again() -> 
     assert record is not None and (record.status, record.owner) == (RunStatus.RUNNING, "exec-2")
 
     # and another execution cannot take it over while exec-2 runs it, though exec-2's own retry can
-    other = resume_step(planned.run_id, owner="exec-3", store=world.store, runs=world.runs)
+    other = resume_step(planned.run_id, owner="exec-3", store=world.store, runs=world.runs, settings=world.settings)
     assert other.duplicate and other.owner == "exec-2" and other.note is not None and "RUNNING" in other.note
-    assert not resume_step(planned.run_id, owner="exec-2", store=world.store, runs=world.runs).duplicate
+    assert not resume_step(
+        planned.run_id, owner="exec-2", store=world.store, runs=world.runs, settings=world.settings
+    ).duplicate
 
     # and generating the whole manifest again asks Claude about the missing batch only
     world.generate_all(resumed)
@@ -229,7 +231,7 @@ def test_resume_of_a_failed_run_clears_its_error() -> None:
     planned = world.plan(world.upload(vocab_csv(6)))
     world.finalize(planned.run_id, failure={"Error": "States.Timeout", "Cause": "Map timed out"})
 
-    resumed = resume_step(planned.run_id, owner="exec-2", store=world.store, runs=world.runs)
+    resumed = resume_step(planned.run_id, owner="exec-2", store=world.store, runs=world.runs, settings=world.settings)
 
     record = world.runs.get(planned.run_id)
     assert not resumed.duplicate
@@ -254,7 +256,7 @@ def test_resume_refuses_a_run_that_is_not_partial_or_failed(state: str) -> None:
             world.finalize(run_id)
     before = world.runs.get(run_id)
 
-    resumed = resume_step(run_id, owner="exec-2", store=world.store, runs=world.runs)
+    resumed = resume_step(run_id, owner="exec-2", store=world.store, runs=world.runs, settings=world.settings)
 
     assert resumed.duplicate and resumed.manifest_key is None
     assert resumed.note is not None and run_id in resumed.note

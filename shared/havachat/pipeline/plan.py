@@ -255,8 +255,8 @@ def resume_step(
     owner: str,
     store: Store,
     runs: Runs,
+    settings: Settings,
     max_cost_usd: float | None = None,
-    settings: Settings | None = None,
 ) -> PlanOutput:
     """Plan for re-running a PARTIAL or FAILED run: the same manifest, `owner` takes the run over.
 
@@ -264,8 +264,8 @@ def resume_step(
     failed run again; Finalize then merges all of them. A run that is unknown, never planned or
     not resumable (SUCCEEDED, or RUNNING under another execution) gives `duplicate` with a note.
     `max_cost_usd` is the run's cost cap from now on (0 or None: none); the spend so far counts
-    against it, and the estimate is not checked again. With `settings` the Map's concurrency is decided
-    again for the plan (`rate_limits.map_concurrency`).
+    against it, and the estimate is not checked again. The Map's concurrency is decided again from
+    `settings` (`rate_limits.map_concurrency`).
     """
     record = runs.get(run_id)
     plan_data = store.get_json(RunKeys(run_id).plan)
@@ -291,5 +291,5 @@ def resume_step(
         owner=owner,
         reused_from=record.reused_from,
         max_cost_usd=cap,
-        max_concurrency=map_concurrency(plan, settings) if settings is not None else None,
+        max_concurrency=map_concurrency(plan, settings),
     )
