@@ -16,6 +16,7 @@ import time
 from bench.common import ROOT
 
 CACHING_BASELINE = "fd5d47b"  # the last revision with only the system prompt cached
+CONTENT_BASELINE = "0ffac6b"  # Stage 2 before its calls carried only what their pieces use
 
 
 def main() -> None:
@@ -30,6 +31,7 @@ def main() -> None:
         ["bench.non_llm", *(["--rows", "20000", "--items", "5000"] if args.quick else [])],
         ["bench.dictionary_fill"],
         ["bench.caching", *(quick or ["--baseline", CACHING_BASELINE])],
+        ["bench.content_tokens", *(quick or ["--baseline", CONTENT_BASELINE])],
         ["bench.message_batches", *quick],
         *([] if args.quick else [["bench.local_scale"]]),
     ]

@@ -297,6 +297,11 @@ _ESCAPES = str.maketrans(
 )
 
 
+def json_line(value: object) -> str:
+    """`value` as compact JSON on one line that cannot open or close a tagged data block."""
+    return json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
+
+
 def render_word(item: VocabItem) -> str:
     """One vocabulary line: a compact JSON object that stays on one line and cannot close the block.
 
@@ -310,7 +315,7 @@ def render_word(item: VocabItem) -> str:
             obj[key] = value
     if item.kind is VocabKind.GRAMMAR:
         obj["kind"] = item.kind.value
-    return json.dumps(obj, ensure_ascii=False).translate(_ESCAPES)
+    return json_line(obj)
 
 
 def render_vocabulary(words: Sequence[VocabItem]) -> str:

@@ -80,9 +80,6 @@ class Settings(BaseSettings):
     content_table: str | None = None
     content_conversations: int = Field(default=3, ge=0, le=100, description="conversations per run")
     content_stories: int = Field(default=3, ge=0, le=100, description="stories per run")
-    content_token_budget: int = Field(
-        default=40_000, ge=2_000, description="estimated input+output tokens per content call (items, vocab, answer)"
-    )
 
     # Local runs (the `havachat` CLI): where the embedded AWS keeps its state between runs
     home: Path | None = Field(default=None, description="HAVACHAT_HOME; default: the per-user data directory")

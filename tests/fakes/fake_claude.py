@@ -597,7 +597,8 @@ def _vocabulary(user: str) -> list[dict[str, Any]]:
     match = _VOCAB_BLOCK.search(user)
     if not match:
         return []
-    return [json.loads(line) for line in match.group(1).splitlines() if line.strip()]
+    rows = [json.loads(line) for line in match.group(1).splitlines() if line.strip()]
+    return [row if isinstance(row, dict) else {"word": row} for row in rows]  # Stage 2 lists the words alone
 
 
 def _targets(user: str, word_count: int) -> tuple[int, int]:

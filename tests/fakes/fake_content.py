@@ -1,7 +1,8 @@
 """Default answers of the fake Claude for Stage 2's tools (`ConversationBatch`, `StoryBatch`).
 
-They read the prompt the way `havachat.content.prompts` writes it (`<learning_items>` and `<vocabulary>`
-blocks, one JSON object per line, and a `Write exactly N conversations.` line) and write valid
+They read the prompt the way `havachat.content.prompts` writes it (a `<learning_items>` block, one JSON
+object per line, a `<vocabulary>` block, one JSON string per line, and a `Write exactly N conversations.`
+line) and write valid
 pieces that cite real item ids and words and whose text is made only of listed words, plus
 `extra_text` (to plant words outside the level).
 
@@ -23,14 +24,15 @@ _VOCAB = re.compile(r"^<vocabulary>[ \t]*\n(.*?)^</vocabulary>[ \t]*$", re.S | r
 _COUNT = re.compile(r"Write exactly (\d+) (conversations|stories)\.")
 
 
-def _block(pattern: re.Pattern[str], user: str) -> list[dict[str, Any]]:
+def _block(pattern: re.Pattern[str], user: str) -> list[Any]:
     match = pattern.search(user)
     return [json.loads(line) for line in match.group(1).splitlines() if line.strip()] if match else []
 
 
 def _parts(user: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     count = _COUNT.search(user)
-    return _block(_ITEMS, user), _block(_VOCAB, user), int(count.group(1)) if count else 1
+    words = [w if isinstance(w, dict) else {"word": w} for w in _block(_VOCAB, user)]  # objects: an older prompt
+    return _block(_ITEMS, user), words, int(count.group(1)) if count else 1
 
 
 def _cited(items: list[dict[str, Any]], words: list[dict[str, Any]], n: int) -> tuple[list[str], list[dict[str, Any]]]:

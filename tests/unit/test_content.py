@@ -10,6 +10,8 @@ import pytest
 
 from havachat.content.checks import LevelVocabulary, finish_content
 from havachat.content.generate import (
+    ITEMS_PER_PIECE,
+    WHOLE_VOCABULARY_MAX_TOKENS,
     ContentChunk,
     ContentGenerationFailed,
     generate_content,
@@ -25,10 +27,12 @@ from havachat.content.models import (
     GeneratedConversation,
     StoryBatch,
 )
+from havachat.content.prompts import render_level_words
 from havachat.errors import LlmRequestRejected
 from havachat.llm import InstructorClaude
 from havachat.llm_port import LlmRequest
 from havachat.models import Category, Example, LearningItem, Level, Provenance, VocabItem
+from havachat.planning import estimate_tokens
 from havachat.postprocess import WordIndex
 from havachat.vocab import read_vocab_file
 from tests.fakes.fake_claude import FakeClaude
@@ -83,7 +87,6 @@ def _generate(fake: FakeClaude, items: list[LearningItem] = ITEMS, **overrides: 
         "conversations": 2,
         "stories": 2,
         "max_tokens": 8192,
-        "chunk_token_budget": 40_000,
         **overrides,
     }
     return generate_content(items, VOCAB, **arguments)
@@ -120,73 +123,86 @@ def test_space_separated_languages_compare_words_case_insensitively() -> None:
 # -- chunking ------------------------------------------------------------------------------------------
 
 
+def _plan(
+    items: list[LearningItem], vocab: list[VocabItem], max_tokens: int = 8192, **requested: int
+) -> list[ContentChunk]:
+    kinds = {ContentKind(kind): count for kind, count in requested.items()}
+    return plan_content(kinds, items, vocab, max_tokens=max_tokens)
+
+
+def _many_items(count: int) -> tuple[list[LearningItem], list[VocabItem]]:
+    vocab = read_vocab_file(FIXTURES_DIR / "vocab" / "zh_hsk1.csv").items
+    return [_item(i, list(Category)[i % 9], [vocab[i % len(vocab)].word]) for i in range(count)], vocab
+
+
 def test_a_small_run_is_one_call_per_kind_with_the_whole_vocabulary() -> None:
-    for kind in ContentKind:
-        chunks = plan_content(
-            kind, ITEMS, VOCAB, 3, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=40_000
-        )
-        assert [(c.chunk_id, c.count, len(c.items), len(c.words)) for c in chunks] == [(f"{kind.value}-0000", 3, 4, 5)]
+    chunks = _plan(ITEMS, VOCAB, conversation=3, story=3)
+
+    assert [(c.chunk_id, c.count, len(c.items), len(c.words)) for c in chunks] == [
+        ("conversation-0000", 3, 4, 5),
+        ("story-0000", 3, 4, 5),
+    ]
 
 
 def test_items_are_interleaved_by_category() -> None:
     items = [_item(i, Category.PRONUNCIATION, ["你好"]) for i in range(3)] + [_item(9, Category.PATTERN, ["我"])]
 
-    (chunk,) = plan_content(
-        ContentKind.STORY, items, VOCAB, 1, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=40_000
-    )
+    (chunk,) = _plan(items, VOCAB, story=1)
 
     assert [i.category for i in chunk.items][:2] == [Category.PRONUNCIATION, Category.PATTERN]
 
 
-def test_many_items_are_chunked_by_the_token_budget_and_the_pieces_spread_over_the_calls() -> None:
-    vocab = read_vocab_file(FIXTURES_DIR / "vocab" / "zh_hsk1.csv").items
-    items = [_item(i, Category(list(Category)[i % 9]), [vocab[i % len(vocab)].word]) for i in range(400)]
+def test_a_call_offers_five_items_a_piece_and_the_calls_practise_different_items() -> None:
+    items, vocab = _many_items(400)
 
-    chunks = plan_content(
-        ContentKind.CONVERSATION, items, vocab, 5, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=9_000
-    )
+    chunks = _plan(items, vocab, conversation=3, story=3)
 
-    assert [c.count for c in chunks] == [1] * 5, "more chunks than pieces: one piece from each of five chunks"
+    assert [(c.kind, c.count, len(c.items)) for c in chunks] == [
+        (ContentKind.CONVERSATION, 3, 3 * ITEMS_PER_PIECE),
+        (ContentKind.STORY, 3, 3 * ITEMS_PER_PIECE),
+    ]
+    offered = [i.id for c in chunks for i in c.items]
+    assert len(set(offered)) == len(offered), "conversations and stories practise different items"
     assert len({i.category for c in chunks for i in c.items}) == len(Category)
-    assert len({i.id for c in chunks for i in c.items}) == sum(len(c.items) for c in chunks), "no item twice"
-    for chunk in chunks:  # the whole list does not fit half the budget: each call gets its items' words
-        assert {w.word for w in chunk.words} == {w for i in chunk.items for w in i.source_words}
+    assert all(c.words == vocab for c in chunks), "a level's list goes whole into every call"
 
 
-def test_pieces_are_spread_evenly_over_the_calls_the_items_need() -> None:
-    vocab = read_vocab_file(FIXTURES_DIR / "vocab" / "zh_hsk1.csv").items
-    items = [_item(i, Category(list(Category)[i % 9]), [vocab[i % len(vocab)].word]) for i in range(400)]
+def test_a_list_longer_than_a_level_gives_each_call_the_words_its_items_cite() -> None:
+    items, _ = _many_items(40)
+    long_list = [VocabItem(word=f"词{i:04d}") for i in range(3_000)] + [VocabItem(word=w) for w in ("你好", "我", "是")]
+    assert estimate_tokens(render_level_words(long_list)) > WHOLE_VOCABULARY_MAX_TOKENS
+    items[0] = _item(900, Category.PATTERN, ["我", "是"])
 
-    def plan(budget: int) -> list[ContentChunk]:
-        return plan_content(
-            ContentKind.STORY, items, vocab, 20, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=budget
-        )
+    (chunk,) = _plan(items, long_list, story=1)
 
-    chunks, roomy = plan(14_000), plan(150_000)
+    assert {w.word for w in chunk.words} == {w for i in chunk.items for w in i.source_words} & {"你好", "我", "是"}
+    assert [w.word for w in chunk.words] == ["我", "是"]
 
-    # With room for every item, the answer size alone sets the calls; a tight budget needs more calls
-    assert len(roomy) == math.ceil(20 / max_pieces_per_call(ContentKind.STORY, 8192))
-    assert len(chunks) > len(roomy)
-    assert sum(c.count for c in chunks) == sum(c.count for c in roomy) == 20
+
+def test_items_are_offered_again_only_once_every_item_has_been() -> None:
+    items, vocab = _many_items(20)
+
+    chunks = _plan(items, vocab, max_tokens=4096, story=12)  # 4096 * 0.8 / 1200 = 2 stories an answer: 6 calls
+
+    assert [c.count for c in chunks] == [2] * 6
+    offered = [i.id for c in chunks for i in c.items]
+    assert sorted(offered[:20]) == sorted(i.id for i in items), "every item before any twice"
+    assert all(len({i.id for i in c.items}) == len(c.items) == 2 * ITEMS_PER_PIECE for c in chunks)
+
+
+def test_pieces_are_spread_evenly_over_the_calls_one_answer_allows() -> None:
+    items, vocab = _many_items(400)
+
+    chunks = _plan(items, vocab, story=20)
+
+    assert len(chunks) == math.ceil(20 / max_pieces_per_call(ContentKind.STORY, 8192))
+    assert sum(c.count for c in chunks) == 20
     assert max(c.count for c in chunks) - min(c.count for c in chunks) <= 1
-    assert sorted(i.id for c in chunks for i in c.items) == sorted(i.id for i in items), "every item, once"
 
 
-def test_more_pieces_than_one_answer_holds_are_split_over_calls() -> None:
-    chunks = plan_content(
-        ContentKind.STORY, ITEMS, VOCAB, 12, language="zh", level=LEVEL, max_tokens=4096, chunk_token_budget=40_000
-    )
-
-    assert len(chunks) == 6 and [c.count for c in chunks] == [2] * 6  # 4096 * 0.8 / 1200 = 2 stories per answer
-
-
-def test_nothing_is_planned_for_zero_pieces() -> None:
-    assert (
-        plan_content(
-            ContentKind.STORY, ITEMS, VOCAB, 0, language="zh", level=LEVEL, max_tokens=8192, chunk_token_budget=40_000
-        )
-        == []
-    )
+def test_nothing_is_planned_for_zero_pieces_or_no_items() -> None:
+    assert _plan(ITEMS, VOCAB, conversation=0, story=0) == []
+    assert _plan([], VOCAB, conversation=3, story=3) == []
 
 
 # -- checks --------------------------------------------------------------------------------------------
@@ -330,7 +346,7 @@ def test_generate_structured_validates_any_response_model() -> None:
     fake = install(FakeClaude())
     llm = _llm(fake)
     user = "<learning_items>\n" + json.dumps({"id": "a", "source_words": ["你好"]}) + "\n</learning_items>\n"
-    user += '<vocabulary>\n{"word": "你好"}\n</vocabulary>\nWrite exactly 1 stories.'
+    user += '<vocabulary>\n"你好"\n</vocabulary>\nWrite exactly 1 stories.'
 
     answer = llm.generate_structured(LlmRequest(system="s", user=user, max_tokens=1000), StoryBatch)
 

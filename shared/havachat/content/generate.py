@@ -1,21 +1,19 @@
 """Stage 2: N conversations and N stories from a run's learning items, one batched call per content kind.
 
-Plain typed Python (no AWS, no LLM SDK): chunking by an estimated token budget (`batching.chunk_words`,
-as Stage 1) and `generate_content`, which runs the calls through any `StructuredContentLlm`. The
+Plain typed Python (no AWS, no LLM SDK): `plan_content`, which gives each call the few items its
+pieces can practise, and `generate_content`, which runs the calls through any `StructuredContentLlm`. The
 prompt is in `content.prompts`, the checks on what the model wrote in `content.checks`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Protocol
 
-from havachat.batching import Part, chunk_words, split_on_truncation
+from havachat.batching import Part, split_on_truncation
 from havachat.concurrency import map_concurrently
 from havachat.content.checks import GeneratedPiece, LevelVocabulary, Piece, finish_content
 from havachat.content.models import (
@@ -31,16 +29,14 @@ from havachat.content.models import (
 )
 from havachat.content.prompts import (
     CONTENT_PROMPT_VERSION,
-    build_content_message,
     build_content_request,
-    content_system_prompt,
-    render_item,
+    render_level_words,
 )
 from havachat.errors import HavachatError, LlmError, LlmOutputTruncated
 from havachat.ledger import CallUsage, UsageTotals
 from havachat.llm_port import StructuredContentLlm
 from havachat.models import LearningItem, Level, VocabItem
-from havachat.planning import TOOL_USE_SYSTEM_TOKENS, estimate_tokens, word_tokens
+from havachat.planning import estimate_tokens
 from havachat.postprocess import WordIndex
 from havachat.prompts import OUTPUT_TOKEN_HEADROOM
 from havachat.settings import Settings
@@ -48,6 +44,11 @@ from havachat.settings import Settings
 # Planning estimates of one piece's output as tool-call JSON (8-12 turns, or 3-5 paragraphs and a glossary,
 # each with romanization and translation).
 EXPECTED_OUTPUT_TOKENS: dict[ContentKind, int] = {ContentKind.CONVERSATION: 1000, ContentKind.STORY: 1200}
+# A piece practises two to five items: a call offers five per piece, and its pieces choose among them all.
+ITEMS_PER_PIECE = 5
+# A level's list (up to about 1,500 Chinese words) goes whole into every call, to write at the level from;
+# a longer list (a frequency list rather than a level) gives each call the words its items cite.
+WHOLE_VOCABULARY_MAX_TOKENS = 4_000
 RESPONSE_MODELS: dict[ContentKind, type[ConversationBatch] | type[StoryBatch]] = {
     ContentKind.CONVERSATION: ConversationBatch,
     ContentKind.STORY: StoryBatch,
@@ -81,14 +82,8 @@ def max_pieces_per_call(kind: ContentKind, max_tokens: int) -> int:
     return max(1, math.floor(max_tokens * OUTPUT_TOKEN_HEADROOM / EXPECTED_OUTPUT_TOKENS[kind]))
 
 
-@cache
-def _tool_tokens(kind: ContentKind) -> int:
-    schema = json.dumps(RESPONSE_MODELS[kind].model_json_schema(), ensure_ascii=False)
-    return estimate_tokens(schema) + TOOL_USE_SYSTEM_TOKENS
-
-
 def interleave_by_category(items: Sequence[LearningItem]) -> list[LearningItem]:
-    """Items round-robin over their categories, so every chunk mixes categories."""
+    """Items round-robin over their categories, so every call mixes categories."""
     by_category: dict[str, list[LearningItem]] = {}
     for item in items:
         by_category.setdefault(item.category.value, []).append(item)
@@ -100,72 +95,35 @@ def interleave_by_category(items: Sequence[LearningItem]) -> list[LearningItem]:
 
 
 def plan_content(
-    kind: ContentKind,
+    requested: Mapping[ContentKind, int],
     items: Sequence[LearningItem],
     vocab: Sequence[VocabItem],
-    count: int,
     *,
-    language: str,
-    level: Level,
     max_tokens: int,
-    chunk_token_budget: int,
-    context_window_tokens: int = 200_000,
 ) -> list[ContentChunk]:
-    """The calls that write `count` pieces of `kind`: as few as the token budget and `max_tokens` allow.
+    """The calls that write the `requested` pieces of each kind: as few as one answer's `max_tokens` allows.
 
-    Items are chunked by their estimated prompt tokens (`batching.chunk_words`); the level's vocabulary
-    goes whole into every call when it takes at most half of the budget left after the prompt and the
-    answer, else each call gets the words its items cite. More calls are made when `count` pieces would
-    not fit one answer; the pieces are spread evenly over the calls. With fewer pieces than chunks, each
-    piece gets one chunk, the chunks chosen evenly over the (category-interleaved) items.
+    A call offers `ITEMS_PER_PIECE` items per piece, taken in turn from the items interleaved by
+    category, so the calls (conversations, then stories) practise different items until every item
+    has been offered. The level's vocabulary goes whole into every call when it is a level's list
+    (`WHOLE_VOCABULARY_MAX_TOKENS`), else each call gets the words its items cite. A kind's pieces
+    are spread evenly over its calls.
     """
-    if count <= 0 or not items:
-        return []
     ordered = interleave_by_category(items)
-    per_call = max_pieces_per_call(kind, max_tokens)
-    by_word = {item.word: item for item in vocab}
-    output = min(count, per_call) * EXPECTED_OUTPUT_TOKENS[kind]
-    overhead = (
-        estimate_tokens(content_system_prompt())
-        + _tool_tokens(kind)
-        + estimate_tokens(build_content_message(kind, language, level, [], [], per_call))
-    )
-    full_vocab_tokens = sum(word_tokens(item) for item in vocab)
-    share_vocab = full_vocab_tokens <= (chunk_token_budget - overhead - output) // 2
-    if share_vocab:
-        overhead += full_vocab_tokens
-
-    def cost(item: LearningItem) -> int:
-        cited = 0 if share_vocab else sum(word_tokens(by_word[w]) for w in item.source_words if w in by_word)
-        return estimate_tokens(render_item(item) + "\n") + cited
-
-    ranges = chunk_words(
-        [cost(item) for item in ordered],
-        need=lambda _count: overhead + output,
-        output_ok=lambda _count: True,
-        context_need=overhead + max_tokens,
-        chunk_token_budget=chunk_token_budget,
-        context_window_tokens=context_window_tokens,
-    )
-    calls = max(len(ranges), math.ceil(count / per_call))
-    if count < calls:  # fewer pieces than chunks: one piece each from chunks spread over the items
-        ranges = [ranges[i * len(ranges) // count] for i in range(count)]
-        calls = count
-    elif calls > len(ranges):
-        if len(ordered) >= calls:  # smaller even ranges: each still fits
-            ranges = [(i * len(ordered) // calls, (i + 1) * len(ordered) // calls) for i in range(calls)]
-        else:  # fewer items than calls: the calls take turns over the chunks
-            ranges = [ranges[i % len(ranges)] for i in range(calls)]
+    whole_vocabulary = estimate_tokens(render_level_words(vocab)) <= WHOLE_VOCABULARY_MAX_TOKENS
     chunks: list[ContentChunk] = []
-    for index, (start, end) in enumerate(ranges):
-        pieces = count // calls + (1 if index < count % calls else 0)
-        chunk_items = ordered[start:end]
-        if share_vocab:
-            words = list(vocab)
-        else:
-            cited = {w for item in chunk_items for w in item.source_words}
-            words = [item for item in vocab if item.word in cited]
-        chunks.append(ContentChunk(f"{kind.value}-{index:04d}", kind, chunk_items, words, pieces))
+    offered = 0
+    for kind, count in requested.items():
+        calls = math.ceil(count / max_pieces_per_call(kind, max_tokens)) if ordered else 0
+        for index in range(calls):
+            pieces = count // calls + (1 if index < count % calls else 0)
+            chunk_items = [
+                ordered[(offered + k) % len(ordered)] for k in range(min(len(ordered), pieces * ITEMS_PER_PIECE))
+            ]
+            offered += len(chunk_items)
+            cited = {word for item in chunk_items for word in item.source_words}
+            words = list(vocab) if whole_vocabulary else [w for w in vocab if w.word in cited]
+            chunks.append(ContentChunk(f"{kind.value}-{index:04d}", kind, chunk_items, words, pieces))
     return chunks
 
 
@@ -205,8 +163,6 @@ def generate_content(
     conversations: int,
     stories: int,
     max_tokens: int,
-    chunk_token_budget: int,
-    context_window_tokens: int = 200_000,
     max_split_depth: int = 2,
     concurrency: int = 4,
     chunk_cache: ChunkCache | None = None,
@@ -214,7 +170,7 @@ def generate_content(
 ) -> ContentDocument:
     """Write `conversations` conversations and `stories` stories from `items`, checked against `vocab`.
 
-    One call per content kind (more when the items or the answer would not fit one call), run
+    One call per content kind (more when the pieces would not fit one answer), run
     `concurrently`. An answer cut off at `max_tokens` is split in two (fewer pieces each), at most
     `max_split_depth` times. When any call fails for good, `ContentGenerationFailed` is raised after
     the others' outputs are in `chunk_cache`. `on_chunk(record, error)` is told about every call.
@@ -232,21 +188,7 @@ def generate_content(
         level_vocabulary=LevelVocabulary((item.word for item in vocab), language),
     )
     requested = {ContentKind.CONVERSATION: conversations, ContentKind.STORY: stories}
-    chunks = [
-        chunk
-        for kind, count in requested.items()
-        for chunk in plan_content(
-            kind,
-            items,
-            vocab,
-            count,
-            language=language,
-            level=level,
-            max_tokens=max_tokens,
-            chunk_token_budget=chunk_token_budget,
-            context_window_tokens=context_window_tokens,
-        )
-    ]
+    chunks = plan_content(requested, items, vocab, max_tokens=max_tokens)
 
     def run(chunk: ContentChunk) -> ContentChunkRecord | Exception:
         cached = chunk_cache.get(chunk.chunk_id) if chunk_cache else None
@@ -301,8 +243,6 @@ def generate_content_with_settings(
         conversations=settings.content_conversations if conversations is None else conversations,
         stories=settings.content_stories if stories is None else stories,
         max_tokens=settings.max_tokens,
-        chunk_token_budget=settings.content_token_budget,
-        context_window_tokens=settings.context_window_tokens,
         max_split_depth=settings.max_split_depth,
         concurrency=settings.map_concurrency,
         chunk_cache=chunk_cache,
