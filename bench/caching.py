@@ -24,15 +24,12 @@ import argparse
 import csv
 import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import HSK1, ROOT, TOP5000, table
+from bench.common import HSK1, ROOT, TOP5000, run_in_tree, table
 
 TIME_SCALES = {HSK1.name: 0.5, TOP5000.name: 0.1}
 DEFAULT_MODEL = "claude-sonnet-4-5"  # minimum 1,024: the system prompt alone caches, as in the issue
@@ -102,17 +99,14 @@ def run_tree(label: str, code_root: Path, files: list[Path], model: str) -> list
     """Each file in its own interpreter with `code_root`'s pipeline code and this tree's bench and fake."""
     from havachat.prompts import min_cacheable_tokens
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "HAVACHAT_", "AWS_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(code_root / "shared"), str(code_root / "local"), str(ROOT)])
     rows = []
     for file in files:
-        # -P: not the cwd first on sys.path; the cwd is where LocalPipeline finds the template, ASL and handlers
-        command = [sys.executable, "-P", "-m", "bench.caching", "--worker", str(file), "--model", model]
-        command += ["--scale", str(TIME_SCALES[file.name]), "--min-cache-tokens", str(min_cacheable_tokens(model))]
-        done = subprocess.run(command, env=env, cwd=code_root, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"{label} {file.name}: exited {done.returncode}\n{done.stderr[-3000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row = run_in_tree(
+            code_root,
+            "bench.caching",
+            *("--worker", str(file), "--model", model, "--scale", str(TIME_SCALES[file.name])),
+            *("--min-cache-tokens", str(min_cacheable_tokens(model))),
+        )
         row["code"] = label
         rows.append(row)
         print(f"{label} {file.name}: {row['calls']} calls, LLM phase {row['llm_phase']:.1f} s", flush=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.fake_anthropic import CallRecord
 from havachat.ledger import CallUsage
@@ -15,6 +19,20 @@ ROOT = Path(__file__).resolve().parents[1]
 VOCAB_DIR = ROOT.parent / "shared" / "data" / "vocab"
 HSK1 = VOCAB_DIR / "zh_hsk1.csv"
 TOP5000 = VOCAB_DIR / "zh_top5000.csv"
+
+
+def run_in_tree(code_root: Path, module: str, *args: str) -> dict[str, Any]:
+    """`python -m module args` on `code_root`'s pipeline code (its `shared/` and `local/` first on the path, this
+    tree's bench and fakes after), run where it finds its template; the JSON object it prints last."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "HAVACHAT_", "AWS_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(code_root / "shared"), str(code_root / "local"), str(ROOT)])
+    # -P: not the cwd first on sys.path; the cwd is where LocalPipeline finds the template, ASL and handlers
+    command = [sys.executable, "-P", "-m", module, *args]
+    done = subprocess.run(command, env=env, cwd=code_root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{module} {' '.join(args)} on {code_root}: exited {done.returncode}\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def quiet_handlers() -> None:

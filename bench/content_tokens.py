@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.caching import DEFAULT_MODEL, full_price_equivalents
-from bench.common import HSK1, ROOT, TOP5000, quiet_handlers, table
+from bench.common import HSK1, ROOT, TOP5000, quiet_handlers, run_in_tree, table
 
 
 def learning_items(file: Path, into: Path) -> Path:
@@ -96,18 +93,11 @@ def worker(inputs: Path, model: str, min_cache_tokens: int) -> dict[str, Any]:
 def run_tree(label: str, code_root: Path, inputs: list[Path], model: str) -> list[dict[str, Any]]:
     from havachat.prompts import min_cacheable_tokens
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "HAVACHAT_", "AWS_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(code_root / "shared"), str(code_root / "local"), str(ROOT)])
-    rows = []
-    for path in inputs:
-        command = [sys.executable, "-P", "-m", "bench.content_tokens", "--worker", str(path), "--model", model]
-        command += ["--min-cache-tokens", str(min_cacheable_tokens(model))]
-        done = subprocess.run(command, env=env, cwd=code_root, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"{label} {path.name}: exited {done.returncode}\n{done.stderr[-3000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        rows.append({**row, "code": label})
-    return rows
+    model_args = ("--model", model, "--min-cache-tokens", str(min_cacheable_tokens(model)))
+    return [
+        {**run_in_tree(code_root, "bench.content_tokens", "--worker", str(path), *model_args), "code": label}
+        for path in inputs
+    ]
 
 
 def main() -> None:
