@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import havachat.aws.idempotency  # noqa: F401  (Powertools idempotency loads at init, with the other imports)
 from havachat.aws.observability import RunReport, logger, metrics
 from havachat.aws.wiring import AwsDeps, container_deps
 from havachat.pipeline.contracts import PlanOutput, PlanRequest

@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+BUILT_ON_FIRST_USE = ConfigDict(defer_build=True)
+"""The config of the models only Plan, Finalize or the local CLI use: pydantic builds their validators on first
+use, so GenerateBatch and Content, which import their modules too, do not build them at cold start."""
+
+
 class Category(StrEnum):
     """The nine kinds of learning item; each gets its own prompt and its own batch calls."""
 

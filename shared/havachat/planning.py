@@ -228,7 +228,7 @@ def plan_with_settings(vocab: VocabList, settings: Settings, *, run_id: str, lan
 # Summaries for the CLI and the bench
 # --------------------------------------------------------------------------------------------------
 class PlanSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     words: int
     chunks: int
@@ -267,7 +267,7 @@ class DesignCost(BaseModel):
     """Estimated cost of one way of generating the items. The cached figure assumes the system prompt
     and tool prefix is written to the prompt cache once and read by every later call."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     calls: int
     system_prompt_tokens: int
@@ -278,7 +278,7 @@ class DesignCost(BaseModel):
 
 
 class DesignComparison(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     model: str
     words: int
@@ -387,7 +387,7 @@ def compare_designs(plan: RunPlan, vocab: VocabList) -> DesignComparison:
 class LatencyModel(BaseModel):
     """Time of one call: time to first token plus output tokens at the model's throughput."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     first_token_seconds: float = 1.0
     output_tokens_per_second: float = 60.0

@@ -12,6 +12,7 @@ from functools import cached_property
 from pydantic import BaseModel, Field
 
 from havachat.models import (
+    BUILT_ON_FIRST_USE,
     Category,
     GeneratedItem,
     LearningItem,
@@ -163,8 +164,10 @@ def title_words(title: str) -> frozenset[str]:
 
 
 _KEYED_CATEGORIES = frozenset({Category.PRONUNCIATION, Category.WRITING_SYSTEM})
-_HAN_CHARACTER = re.compile(r"[\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK = re.compile(r"[\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Patterns left for re to compile (and cache) on first use, in Finalize: a class this wide costs ~2 ms to compile,
+# which every handler's cold start would pay.
+_HAN_CHARACTER = r"[\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+_CJK = r"[\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
 _READING_WORDS = frozenset("change changes heteronym heteronyms pronounced read reading readings sandhi".split())  # noqa: SIM905
 MAX_MERGED_SOURCE_WORDS = 24
 """The most source words an item keeps when items about the same feature are merged into it."""
@@ -181,11 +184,11 @@ def feature_key(category: Category, title: str, source_words: Iterable[str]) -> 
     if category not in _KEYED_CATEGORIES:
         return None
     words = title_words(title)
-    characters = sorted(w for w in words if len(w) == 1 and _HAN_CHARACTER.match(w))
+    characters = sorted(w for w in words if len(w) == 1 and re.match(_HAN_CHARACTER, w))
     if len(characters) == 1 and (category is Category.WRITING_SYSTEM or words & _READING_WORDS):
         return f"{category.value}:{characters[0]}"
     cited = {normalise_text(w) for w in source_words}
-    pattern = sorted(w for w in words if w not in cited and not _CJK.search(w))
+    pattern = sorted(w for w in words if w not in cited and not re.search(_CJK, w))
     if len(pattern) < 2:
         return None
     return f"{category.value}:{' '.join([*pattern, *(c for c in characters if c not in cited)])}"
@@ -302,6 +305,8 @@ def merge_similar(items: Iterable[LearningItem]) -> tuple[list[LearningItem], in
 class CatalogEntry(BaseModel):
     """One feature taught by earlier runs of the same list (`catalog/<list>/items.json`)."""
 
+    model_config = BUILT_ON_FIRST_USE
+
     id: str
     category: Category
     title: str
@@ -358,6 +363,8 @@ def match_catalog(
 # --------------------------------------------------------------------------------------------------
 class Coverage(BaseModel):
     """Share of the list's words (grammar points excluded) that at least one kept item cites."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     words: int = 0
     overall: float = 0.0

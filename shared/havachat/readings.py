@@ -26,7 +26,15 @@ from pydantic import BaseModel, Field
 
 from havachat.languages import checker_for
 from havachat.languages.common import ReadingCheck
-from havachat.models import LearningItem, ReadingFlag, ReadingStatus, VocabItem, VocabKind, VocabList
+from havachat.models import (
+    BUILT_ON_FIRST_USE,
+    LearningItem,
+    ReadingFlag,
+    ReadingStatus,
+    VocabItem,
+    VocabKind,
+    VocabList,
+)
 
 FILLED_MARK = "romanization_source"
 """`VocabItem.extra` key set to "dictionary" on rows whose missing romanization was filled."""
@@ -86,6 +94,8 @@ def fill_romanization(vocab: VocabList, language: str) -> VocabList:
 
 
 class InputMismatch(BaseModel):
+    model_config = BUILT_ON_FIRST_USE
+
     word: str
     given: str
     expected: str
@@ -94,6 +104,8 @@ class InputMismatch(BaseModel):
 
 class InputReadings(BaseModel):
     """How the vocab's own romanization compares with the dictionary."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     checked: int = 0
     filled: int = 0
@@ -130,12 +142,16 @@ def check_vocab_readings(words: Iterable[VocabItem], language: str) -> InputRead
 
 
 class ReadingCounts(BaseModel):
+    model_config = BUILT_ON_FIRST_USE
+
     mismatches: int = 0
     ambiguous: int = 0
 
 
 class ReadingsSummary(BaseModel):
     """The run's reading checks: flagged examples overall and per category, and the input's own romanization."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     checked: bool = Field(default=False, description="whether the language has a dictionary checker")
     examples_checked: int = 0

@@ -1,6 +1,7 @@
 """Cold start stays lean: Plan and Finalize make no LLM call, so importing them must not load the LLM stack
-(~2 s) nor the X-Ray SDK; the LLM handlers load the X-Ray SDK only when its subsegments are switched on; and
-no handler loads a dictionary at import (each loads on first use)."""
+(~2 s) nor the X-Ray SDK; the LLM handlers load the X-Ray SDK only when its subsegments are switched on, and
+never Powertools idempotency (Plan and Finalize's); and no handler loads a language module or a dictionary at
+import (each loads on first use)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import tomllib
 
 import pytest
 
+from havachat.languages import MODULES
 from havachat_local.template import load_template
 from tests.helpers import ROOT
 
@@ -31,6 +33,8 @@ watched = ("anthropic", "instructor", "openai", "httpx2", "aws_xray_sdk", *json.
 print(json.dumps({"modules": sorted(m for m in watched if m in sys.modules), "opened": opened}))
 """
 LLM_AND_XRAY = {"anthropic", "instructor", "openai", "httpx2", "aws_xray_sdk"}
+LANGUAGE_MODULES = {f"havachat.languages.{code}" for code in MODULES}
+IDEMPOTENCY = "aws_lambda_powertools.utilities.idempotency"
 
 
 def _canonical(name: str) -> str:
@@ -50,10 +54,11 @@ TEMPLATE_DEFAULT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
 def _imported_by(function: str, environ: dict[str, str] = TEMPLATE_DEFAULT) -> tuple[set[str], list[str]]:
-    """What importing `functions/<function>/app.py` loads in a fresh interpreter: the LLM-stack, X-Ray and
-    dictionary modules, and the files of havachat's own dictionaries (havachat/languages/data) it opens."""
+    """What importing `functions/<function>/app.py` loads in a fresh interpreter: the LLM-stack, X-Ray, idempotency,
+    language and dictionary modules, and the files of havachat's own dictionaries (havachat/languages/data) it opens."""
+    watched = [*dictionary_modules(), *LANGUAGE_MODULES, IDEMPOTENCY]
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(ROOT / "functions" / function / "app.py"), json.dumps(dictionary_modules())],
+        [sys.executable, "-c", _PROBE, str(ROOT / "functions" / function / "app.py"), json.dumps(watched)],
         capture_output=True,
         text=True,
         check=True,
@@ -91,8 +96,10 @@ def test_the_guard_knows_the_dictionaries() -> None:
 
 
 @pytest.mark.parametrize("function", ["plan", "finalize", "generate_batch", "content"])
-def test_no_handler_loads_a_dictionary_at_import(function: str) -> None:
+def test_no_handler_loads_a_language_or_dictionary_at_import(function: str) -> None:
     modules, opened = _imported_by(function)
-    assert sorted(modules & set(dictionary_modules())) == [] and opened == []
+    assert sorted(modules & {*dictionary_modules(), *LANGUAGE_MODULES}) == [] and opened == []
     if function in ("generate_batch", "content"):  # the LLM handlers, X-Ray subsegments off by default
-        assert "anthropic" in modules and "aws_xray_sdk" not in modules
+        assert "anthropic" in modules and "aws_xray_sdk" not in modules and IDEMPOTENCY not in modules
+    else:  # Plan and Finalize use Powertools idempotency on every invocation: it loads at init
+        assert IDEMPOTENCY in modules

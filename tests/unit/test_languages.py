@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from havachat.languages import checker_for, language_for
+from havachat.languages import LANGUAGES, MODULES, checker_for, language_for
 from havachat.models import Category
 from tests.helpers import ROOT
 
@@ -44,3 +44,8 @@ def test_a_language_is_found_by_its_tag_and_unknown_ones_are_none() -> None:
         "named-only languages have no module"
     )
     assert checker_for("ko") is checker_for("ko-KR"), "a checker is built once per language"
+
+
+def test_every_language_is_listed_under_its_own_code_modules_first() -> None:
+    assert list(LANGUAGES)[: len(MODULES)] == list(MODULES) and "fr" in LANGUAGES and "tlh" not in LANGUAGES
+    assert all(LANGUAGES[code].code == code for code in LANGUAGES)

@@ -17,17 +17,17 @@ from botocore.config import Config
 from pydantic import BaseModel
 
 from havachat.aws.events import EventBridgePublisher
-from havachat.aws.idempotency import Idempotency
 from havachat.aws.items import DynamoItems
 from havachat.aws.runs import DynamoRuns
 from havachat.aws.storage import S3Store
 from havachat.errors import NeedsLlm
 from havachat.settings import Provider, Settings, get_settings, resolve_provider
 
-if TYPE_CHECKING:  # the LLM stack and Stage 2 load only in the functions that use them (cold start)
+if TYPE_CHECKING:  # the LLM stack, Stage 2 and idempotency load only in the functions that use them (cold start)
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from havachat.aws.content import DynamoContent
+    from havachat.aws.idempotency import Idempotency
     from havachat.generation import BatchGenerator
     from havachat.llm import InstructorClaude
     from havachat.llm_port import StructuredContentLlm, StructuredLlm
@@ -104,11 +104,11 @@ def aws_deps(
     assert settings.data_bucket and settings.runs_table and settings.items_table  # narrowed above, for mypy
     session = session or boto3.session.Session(region_name=settings.aws_region)
     dynamodb = session.resource("dynamodb", config=AWS_CLIENT_CONFIG)
-    idempotency = (
-        Idempotency(settings.idempotency_table, session.client("dynamodb", config=AWS_CLIENT_CONFIG))
-        if settings.idempotency_table
-        else None
-    )
+    idempotency = None
+    if settings.idempotency_table:  # Plan and Finalize (the template gives the table to them alone)
+        from havachat.aws.idempotency import Idempotency
+
+        idempotency = Idempotency(settings.idempotency_table, session.client("dynamodb", config=AWS_CLIENT_CONFIG))
     content = None
     if settings.content_table:
         from havachat.aws.content import DynamoContent

@@ -3,17 +3,21 @@ romanization and the items the offline generator derives from its dictionaries.
 
 Each module (`zh`, `ja`, `ko`, `es`) ends with a `LANGUAGE` record (how prompts name it, its romanization and
 focus per category, its script, its checker and offline items); adding a language is adding its module
-and naming it in `LANGUAGES`. Languages known only by name are listed in `NAMED_ONLY`. Importing the
-modules is cheap: each imports its dictionary (pypinyin, SudachiPy and pykakasi, korean-romanizer) inside the
-functions that use it, so a step that checks no reading never loads one.
+and naming it in `MODULES`. Languages known only by name are listed in `NAMED_ONLY`. A language's module is
+imported when the language is first looked up (`LANGUAGES`), so a handler's cold start builds none of them;
+each imports its dictionary (pypinyin, SudachiPy and pykakasi, korean-romanizer) inside the functions that use
+it, so a step that checks no reading never loads one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
 
-from havachat.languages import es, ja, ko, zh
 from havachat.languages.common import Language, ReadingChecker
+
+MODULES = ("zh", "ja", "ko", "es")
+"""The languages with a module of their own (`havachat.languages.<code>`, its `LANGUAGE` record)."""
 
 NAMED_ONLY = (
     Language("fr", "French"),
@@ -32,9 +36,31 @@ NAMED_ONLY = (
 )
 """Languages known by name, romanization and script only: generic prompt focus, no reading check, no offline items."""
 
-LANGUAGES: Mapping[str, Language] = {
-    language.code: language for language in (zh.LANGUAGE, ja.LANGUAGE, ko.LANGUAGE, es.LANGUAGE, *NAMED_ONLY)
-}
+
+class _Languages(Mapping[str, Language]):
+    """Every known language by code, `MODULES` first; a language's module is imported on its first lookup."""
+
+    def __init__(self) -> None:
+        self._named = {language.code: language for language in NAMED_ONLY}
+        self._codes = (*MODULES, *self._named)
+
+    def __getitem__(self, code: str) -> Language:
+        if code in MODULES:
+            language: Language = importlib.import_module(f"havachat.languages.{code}").LANGUAGE
+            return language
+        return self._named[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._codes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+LANGUAGES: Mapping[str, Language] = _Languages()
 
 
 def language_for(code: str) -> Language | None:

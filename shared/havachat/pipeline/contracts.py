@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from havachat.ledger import UsageTotals
-from havachat.models import BatchSpec, Category, LearningItem, Level, VocabWarning
+from havachat.models import BUILT_ON_FIRST_USE, BatchSpec, Category, LearningItem, Level, VocabWarning
 from havachat.pipeline.keys import run_id_for
 from havachat.postprocess import Coverage
 from havachat.readings import ReadingsSummary
@@ -60,16 +60,22 @@ class S3Object(BaseModel):
 
 
 class _EventBucket(BaseModel):
+    model_config = BUILT_ON_FIRST_USE
+
     name: str
 
 
 class _EventObject(BaseModel):
+    model_config = BUILT_ON_FIRST_USE
+
     key: str
     version_id: str | None = Field(default=None, alias="version-id")
     etag: str | None = None
 
 
 class _ObjectCreatedDetail(BaseModel):
+    model_config = BUILT_ON_FIRST_USE
+
     bucket: _EventBucket
     object: _EventObject
 
@@ -77,6 +83,8 @@ class _ObjectCreatedDetail(BaseModel):
 class ObjectCreatedEvent(BaseModel):
     """The fields of S3's `Object Created` event (through EventBridge) that Plan and Finalize read
     (the others are ignored): the state machine's execution input for an upload."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     id: str
     detail: _ObjectCreatedDetail
@@ -99,6 +107,8 @@ class ObjectCreatedEvent(BaseModel):
 class ResumeRequest(BaseModel):
     """The execution input that resumes a PARTIAL or FAILED run: only its failed batches run again."""
 
+    model_config = BUILT_ON_FIRST_USE
+
     resume_run_id: str
     max_cost_usd: float | None = Field(
         default=None, ge=0, description="the run's cost cap from now on (0 = none); default HAVACHAT_MAX_RUN_COST_USD"
@@ -108,6 +118,8 @@ class ResumeRequest(BaseModel):
 class PlanRequest(BaseModel):
     """Plan's input: `{"event": <execution input>, "execution_id"}` from the state machine, or the
     execution input alone (`sam local invoke -e events/s3_object_created.json`)."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     event: ObjectCreatedEvent | ResumeRequest
     execution_id: str | None = None
@@ -131,6 +143,8 @@ class PlanRequest(BaseModel):
 class FinalizeRequest(BaseModel):
     """Finalize's input: `{"run_id", "execution_id"}` after the Map, or on the failure path
     `{"event": <execution input>, "failure": {"Error", "Cause"}, "execution_id"}`."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     run_id: str = Field(default="", description="Given after the Map; else the run the execution input names")
     event: ObjectCreatedEvent | ResumeRequest | None = None
@@ -185,6 +199,8 @@ class PlanOutput(BaseModel):
     `duplicate` means "nothing for this execution to do": another execution owns the run, or a
     resume found nothing to resume (`note` says why).
     """
+
+    model_config = BUILT_ON_FIRST_USE
 
     run_id: str
     duplicate: bool = False
@@ -275,6 +291,8 @@ class BatchError(BaseModel):
 
 
 class FailedBatch(BaseModel):
+    model_config = BUILT_ON_FIRST_USE
+
     batch_id: str
     category: Category
     error_type: str
@@ -289,6 +307,8 @@ class OutputLocation(BaseModel):
 
 class RunSummary(BaseModel):
     """`results/<run_id>/run.json` and, trimmed, the completion event's detail."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     run_id: str
     status: RunStatus
@@ -331,6 +351,8 @@ class RunSummary(BaseModel):
 
 class FinalizeOutput(BaseModel):
     """What Finalize returns: the run's end in a few fields (the whole summary is at `summary_key`)."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     run_id: str
     status: RunStatus
@@ -408,6 +430,8 @@ class TokenUsage(BaseModel):
 class EventCoverage(BaseModel):
     """The run's coverage with the missed words counted per category (run.json lists them)."""
 
+    model_config = BUILT_ON_FIRST_USE
+
     words: int
     overall: float
     by_category: dict[str, float]
@@ -418,6 +442,8 @@ class RunEventDetail(BaseModel):
     """The detail of `LearningItemsGenerated` and `LearningItemsGenerationFailed`: the run's summary
     (run.json) without the per-category usage; failed batches, problems, intake warnings and flagged
     input rows capped."""
+
+    model_config = BUILT_ON_FIRST_USE
 
     run_id: str
     status: RunStatus
