@@ -28,8 +28,10 @@ import compileall
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from havachat_local.template import TemplateInfo, load_template
 # Issue #17: an LLM handler imports in at most 1.1x the naive import, Plan and Finalize in at most 0.3x.
 LLM_TARGET, LIGHT_TARGET = 1.10, 0.30
 WITH_SUBSEGMENTS = "GenerateBatchFunction, TracingSubsegments=true"
+FROM_SOURCE = "havachat without .pyc (a layer built without them, on the read-only /opt)"
 IDEMPOTENT = ("PlanFunction", "FinalizeFunction")  # the template gives IdempotencyTable to these alone
 
 _HANDLER = """
@@ -184,7 +187,14 @@ def instruction_rows(functions: dict[str, Path]) -> list[tuple[str, int, str]]:
             _load(functions["GenerateBatchFunction"]),
             lambda_env("GenerateBatchFunction", subsegments=True),
         )
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with tempfile.TemporaryDirectory() as bare, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        # havachat as a layer without bytecode runs on Lambda's read-only /opt: compiled at every cold start
+        shutil.copytree(
+            ROOT / "shared" / "havachat", Path(bare) / "havachat", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        for name in functions.keys() & {"PlanFunction", "GenerateBatchFunction"}:
+            no_bytecode = {**lambda_env(name), "PYTHONPATH": bare, "PYTHONDONTWRITEBYTECODE": "1"}
+            programs[f"{name}, {FROM_SOURCE}"] = (_load(functions[name]), no_bytecode)
         counts = dict(zip(programs, pool.map(lambda program: instructions(*program), programs.values()), strict=True))
     start_up = counts.pop("start-up")
     naive = counts["naive"] - start_up

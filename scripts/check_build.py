@@ -4,7 +4,9 @@ For every function in `.aws-sam/build/template.yaml`: its code plus its layers, 
 under Lambda's 250 MB limit; every compiled extension must be built for CPython 3.12 on aarch64 (a
 wheel for the build machine's own platform would import-fail on Lambda); the shared layer must hold
 only the `havachat` package (the CLI and the local runner, `havachat_local`, stay out of it) and with it
-the dictionaries Plan fills definitions from (`havachat/languages/data/`, ~8.5 MB); a layer
+the dictionaries Plan fills definitions from (`havachat/languages/data/`, ~8.5 MB) and every module's
+CPython 3.12 bytecode (Lambda cannot write it to the read-only /opt, so it would compile them at each cold
+start); a layer
 that ships botocore ships boto3 too (the runtime's boto3 must not run on the layer's botocore).
 Prints the shared layer's files and each function's size, so a reviewer sees what ships.
 
@@ -22,6 +24,7 @@ import yaml
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 EXTENSION = re.compile(r"\.(?:cpython-(?P<abi>\d+)-(?P<platform>[^.]+)\.so|abi3\.so|so)$")
 WANTED_ABI, WANTED_PLATFORM = "312", "aarch64-linux-gnu"
+BYTECODE_TAG = "cpython-312"  # Lambda's /opt is read-only: a module without its .pyc is compiled at every cold start
 SHARED = Path(__file__).resolve().parent.parent / "shared"
 DICTIONARIES = {f"python/{p.relative_to(SHARED)}" for p in (SHARED / "havachat" / "languages" / "data").iterdir()}
 """The dictionary files and their NOTICE (havachat.languages.dictionary), as the shared layer must ship them."""
@@ -32,6 +35,11 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def bytecode(source: Path) -> Path:
+    """Where CPython 3.12 looks for `source`'s compiled module."""
+    return source.parent / "__pycache__" / f"{source.stem}.{BYTECODE_TAG}.pyc"
 
 
 def size_of(directory: Path) -> int:
@@ -78,6 +86,11 @@ def main(build: Path) -> int:
         missing = sorted(DICTIONARIES - set(shipped))
         if missing:
             problems.append(f"SharedLayer: lacks {', '.join(missing)}: Plan fills missing definitions from them")
+        uncompiled = [name for name in shipped if name.endswith(".py") and not bytecode(shared / name).is_file()]
+        if uncompiled:
+            problems.append(
+                f"SharedLayer: no {BYTECODE_TAG} .pyc for {', '.join(uncompiled[:5])}: compiled at every cold start"
+            )
 
     print("\nfunction             unzipped (code + layers)")
     for lid, resource in resources.items():
