@@ -1,8 +1,9 @@
-"""How work is cut into LLM calls, the same for Stage 1 (items) and Stage 2 (content).
+"""How work is cut into LLM calls.
 
-`chunk_words` cuts words (or items) into calls by an estimated token budget. `split_on_truncation`
-makes one call and, when its answer is cut off at `max_tokens`, makes it again as two halves (half
-the words and half the targets each) instead of re-asking a prompt that would be cut off again.
+`chunk_words` cuts Stage 1's words into calls by an estimated token budget. `split_on_truncation`
+(Stage 1 and Stage 2) makes one call and, when its answer is cut off at `max_tokens`, makes it again
+as two halves (half the words or items and half the targets each) instead of re-asking a prompt that
+would be cut off again.
 """
 
 from __future__ import annotations
