@@ -14,11 +14,14 @@ files are loaded the way the Lambda runtime loads them, with `shared/` (the hava
 - naive: `import anthropic, instructor, boto3, aws_lambda_powertools` at the top of a handler, and
   with its Logger/Tracer/Metrics and the same clients built at import.
 
+`--deps-bytecode` times the naive import and GenerateBatch's with the third-party packages from source, as a
+layer built without bytecode runs on Lambda's read-only /opt, beside the same with their bytecode.
+
 `--instructions` adds a figure the machine's load cannot move: the instructions each import executes
 (valgrind's callgrind, one process each, the interpreter's own start-up subtracted). CPU times on a
 shared 2-core machine moved the LLM handlers' ratio by 0.1 between runs; instruction counts repeat.
 
-    python -m bench.cold_start [--runs 7] [--instructions]   # --instructions: valgrind, ~2 min a process
+    python -m bench.cold_start [--runs 7] [--instructions] [--deps-bytecode]   # --instructions: valgrind, +4 min
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -201,6 +205,30 @@ def instruction_rows(functions: dict[str, Path]) -> list[tuple[str, int, str]]:
     return [(name, count - start_up, f"{(count - start_up) / naive:.1%}") for name, count in counts.items()]
 
 
+def deps_bytecode_rows(generate_batch: Path, runs: int) -> list[tuple[str, float, float, str]]:
+    """The naive import and GenerateBatch's (CPU ms, best of `runs`) with the third-party packages as pip installs
+    them (with bytecode) and as a layer `sam build` makes runs them on Lambda's read-only /opt: from source, compiled
+    at every cold start (a copy without `__pycache__`, `PYTHONDONTWRITEBYTECODE`; the standard library keeps its
+    own)."""
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    with tempfile.TemporaryDirectory() as bare:
+        shutil.copytree(
+            site_packages, bare, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        commands = {}
+        for label, packages in (("with", site_packages), ("without", Path(bare))):
+            path = os.pathsep.join([str(ROOT / "shared"), str(packages)])
+            for name, args in (("naive", [_NAIVE]), ("GenerateBatchFunction", [_HANDLER, str(generate_batch)])):
+                env = {**lambda_env(name), "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+                commands[f"{name} {label}"] = ([sys.executable, "-S", "-c", *args], env)
+        timings = best_of(commands, runs)
+    rows = []
+    for name in ("naive", "GenerateBatchFunction"):
+        with_pyc, without = timings[f"{name} with"].import_cpu_ms, timings[f"{name} without"].import_cpu_ms
+        rows.append((name, with_pyc, without, f"{without / with_pyc:.2f}x"))
+    return rows
+
+
 def _load(handler_file: Path) -> str:
     return (
         f"import importlib.util as u; s = u.spec_from_file_location('h', {str(handler_file)!r}); "
@@ -212,6 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Cold start of each handler in a fresh interpreter")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--instructions", action="store_true", help="also count instructions with valgrind")
+    parser.add_argument("--deps-bytecode", action="store_true", help="also time the imports with the deps from source")
     args = parser.parse_args()
     info = TemplateInfo(ROOT, load_template(ROOT / "template.yaml"))
     functions = info.functions()
@@ -273,6 +302,10 @@ def main() -> None:
         files = {name: function.handler_file for name, function in functions.items()}
         print("\nImport in instructions (callgrind, start-up subtracted; naive = 100%)\n")
         print(table(["import", "instructions", "vs naive"], instruction_rows(files)))
+    if args.deps_bytecode and "GenerateBatchFunction" in functions:
+        rows = deps_bytecode_rows(functions["GenerateBatchFunction"].handler_file, args.runs)
+        print("\nThird-party packages with and without their bytecode (import CPU, ms, best of each)\n")
+        print(table(["import", "deps with .pyc", "deps from source (no .pyc)", "ratio"], rows))
 
 
 if __name__ == "__main__":
