@@ -155,6 +155,13 @@ class InstructorClaude:
         except anthropic.AnthropicError as exc:
             raise self._translate(exc, []) from exc
 
+    def cancel_batch(self, batch_id: str) -> str:
+        """Cancel the Message Batch (its `processing_status` becomes canceling, then ended)."""
+        try:
+            return self._batches().cancel(batch_id).processing_status
+        except anthropic.AnthropicError as exc:
+            raise self._translate(exc, []) from exc
+
     def batch_results(
         self, batch_id: str, response_model: type[ModelT]
     ) -> Iterator[tuple[str, StructuredAnswer[ModelT] | LlmError]]:

@@ -86,6 +86,10 @@ class MessageBatcher(Protocol):
         """in_progress, canceling, or ended (then every result is ready)."""
         ...
 
+    def cancel_batch(self, batch_id: str) -> str:
+        """Stop the batch: requests not yet processed end `canceled`, unbilled. Returns its new status."""
+        ...
+
     def batch_results(
         self, batch_id: str, response_model: type[ModelT]
     ) -> Iterator[tuple[str, StructuredAnswer[ModelT] | LlmError]]:

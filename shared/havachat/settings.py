@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     )
     batch_poll_seconds: int = Field(default=60, ge=0, description="the state machine's wait between two polls")
     batch_max_wait_seconds: int = Field(
-        default=25 * 3600, ge=0, description="polls give up after this long (the API expires a batch after 24 h)"
+        default=25 * 3600, ge=0, description="a batch still processing after this long is canceled (API: 24 h at most)"
     )
 
     # Planning

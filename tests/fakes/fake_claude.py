@@ -86,7 +86,7 @@ _VOCAB_BLOCK = re.compile(r"^<vocabulary>[ \t]*\n(.*?)^</vocabulary>[ \t]*$", re
 _TARGET_LINE = re.compile(r"Write between (\d+) and (\d+) items\.")
 _NO_GRAMMAR = 'Entries of kind "grammar" are for other categories'
 _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_BATCH_PATH = re.compile(r"/v1/messages/batches/(?P<id>[A-Za-z0-9_]+)(?P<results>/results)?$")
+_BATCH_PATH = re.compile(r"/v1/messages/batches/(?P<id>[A-Za-z0-9_]+)(?:/(?P<action>results|cancel))?$")
 MAX_BATCH_REQUESTS = 100_000
 MAX_BATCH_BYTES = 256 * 1024 * 1024
 _ERROR_TYPES = {
@@ -134,6 +134,7 @@ class _MessageBatch:
     created_at: datetime
     polls: int = 0
     results: list[dict[str, Any]] | None = None  # set when it ends
+    canceled_at: datetime | None = None
 
 
 class ConnectionReset(httpx2.ReadError):
@@ -322,11 +323,15 @@ class FakeClaude:
         if request.method == "POST" and request.url.path == "/v1/messages/batches":
             return self._create_batch(request.content)
         found = _BATCH_PATH.search(request.url.path)
+        cancel = found is not None and found.group("action") == "cancel"
+        method = "POST" if cancel else "GET"
         with self._lock:
-            batch = self._batches.get(found.group("id")) if found and request.method == "GET" else None
+            batch = self._batches.get(found.group("id")) if found and request.method == method else None
         if found is None or batch is None:
             return self._error(Scripted(status=404, body=_error_body(404, f"fake: no batch at {request.url.path}")))
-        if found.group("results"):
+        if cancel:
+            return self._cancel_batch(batch, base)
+        if found.group("action") == "results":
             if batch.results is None:
                 return self._error(Scripted(status=400, body=_error_body(400, "the batch has not ended")))
             lines = "".join(json.dumps(result) + "\n" for result in batch.results)
@@ -366,6 +371,17 @@ class FakeClaude:
             self.batch_requests.extend(entry["params"] for entry in requests)
         return httpx2.Response(200, json=self._batch_json(batch, "https://api.anthropic.com"))
 
+    def _cancel_batch(self, batch: _MessageBatch, base: str) -> httpx2.Response:
+        """The API's cancel, allowed "any time before processing ends": the requests not yet answered (here all:
+        the fake answers a batch when it ends) end `canceled`; the batch reads `canceling` in this answer and
+        `ended` from its next poll. An ended batch cannot be canceled (409)."""
+        with self._lock:
+            if batch.results is not None:
+                return self._error(Scripted(status=409, body=_error_body(409, f"batch {batch.id} has ended")))
+            batch.canceled_at = datetime.now(UTC)
+            batch.results = [{"custom_id": r["custom_id"], "result": {"type": "canceled"}} for r in batch.requests]
+        return httpx2.Response(200, json={**self._batch_json(batch, base), "processing_status": "canceling"})
+
     def _batch_result(self, request: dict[str, Any]) -> dict[str, Any]:
         """One request's result, answered by the `POST /v1/messages` code (a scripted entry taken first)."""
         params = request["params"]
@@ -397,7 +413,7 @@ class FakeClaude:
             "expires_at": (batch.created_at + timedelta(hours=24)).isoformat(),
             "ended_at": datetime.now(UTC).isoformat() if ended else None,
             "archived_at": None,
-            "cancel_initiated_at": None,
+            "cancel_initiated_at": batch.canceled_at.isoformat() if batch.canceled_at else None,
             "results_url": f"{base}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
 

@@ -19,6 +19,7 @@ from havachat.offline import OfflineGenerator
 from havachat.pipeline.contracts import MESSAGE_BATCH, MessageBatchRecord, PlanOutput, PlanRequest
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.message_batch import (
+    CANCEL_GRACE_SECONDS,
     MessageBatchInput,
     MessageBatchState,
     collect_step,
@@ -167,7 +168,7 @@ def test_the_adapter_reports_each_results_error_as_the_sync_path_would_name_it()
     assert isinstance(by_category["pronunciation"], LlmOutputTruncated) and by_category["pronunciation"].usage
 
 
-def test_polling_says_in_progress_until_the_batch_ends_and_gives_up_after_the_bound() -> None:
+def test_a_batch_still_running_after_the_wait_is_canceled_and_the_map_asks_what_it_did_not_answer() -> None:
     world = World(fake=FakeClaude(batch_polls=3))
     planned = world.plan(world.upload(vocab_csv(6)))
     submit_step(_input(planned), world.store, world.generator, runs=world.runs)
@@ -175,11 +176,38 @@ def test_polling_says_in_progress_until_the_batch_ends_and_gives_up_after_the_bo
 
     first = poll_step(poll, world.store, world.generator, max_wait_seconds=DAY)
     late = poll_step(
-        poll, world.store, world.generator, max_wait_seconds=DAY, now=lambda: datetime.now(UTC) + 2 * timedelta(days=1)
+        poll,
+        world.store,
+        world.generator,
+        max_wait_seconds=DAY,
+        now=lambda: datetime.now(UTC) + timedelta(days=1, minutes=10),
     )
     ended = poll_step(poll, world.store, world.generator, max_wait_seconds=DAY)
+    collected = collect_step(_input(planned, "collect"), world.store, world.generator, world.metrics, runs=world.runs)
+    record = MessageBatchRecord.model_validate(world.store.get_json(RunKeys(planned.run_id).message_batch))
+    world.generate_all(planned)
+    summary = world.finalize(planned.run_id)
 
-    assert (first.status, late.status, ended.status) == ("in_progress", "gave_up", "ended")
+    assert (first.status, late.status, ended.status) == ("in_progress", "canceling", "ended")
+    # the canceled requests were not billed, and each batch was asked once, in sync mode, by the Map
+    assert collected.collected == 0 and collected.note == "9 left to the Map" and record.wasted_usage.calls == 0
+    assert len(world.fake.requests) == 9 and summary.status.value == "SUCCEEDED"
+    assert MESSAGE_BATCH not in summary.usage_by_category
+
+
+def test_a_canceled_batch_that_does_not_end_is_given_up_so_the_loop_ends() -> None:
+    world = World(fake=FakeClaude(batch_polls=3))
+    planned = world.plan(world.upload(vocab_csv(6)))
+    submit_step(_input(planned), world.store, world.generator, runs=world.runs)
+    much_later = datetime.now(UTC) + timedelta(days=1, seconds=CANCEL_GRACE_SECONDS + 60)
+
+    state = poll_step(
+        _input(planned, "poll"), world.store, world.generator, max_wait_seconds=DAY, now=lambda: much_later
+    )
+
+    record = MessageBatchRecord.model_validate(world.store.get_json(RunKeys(planned.run_id).message_batch))
+    assert state.status == "gave_up"
+    assert world.llm().batch_status(record.message_batch_id) == "ended", "canceled before giving up: nothing billed"
 
 
 def test_a_retried_submission_does_not_submit_the_same_batches_twice_but_a_resume_does() -> None:

@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from havachat.cost_cap import check_spend
-from havachat.errors import HavachatError, LlmError
+from havachat.errors import HavachatError, LlmError, LlmRequestRejected
 from havachat.generation import (
     FOLLOWUP_CATEGORIES,
     BatchGenerator,
@@ -38,6 +38,9 @@ from havachat.pipeline.contracts import MESSAGE_BATCH, BatchInput, MessageBatchR
 from havachat.pipeline.generate import write_batch_output
 from havachat.pipeline.keys import RunKeys
 from havachat.pipeline.ports import BatchMetricsSink, Runs, Store
+
+CANCEL_GRACE_SECONDS = 3600
+"""How long a canceled Message Batch may take to end before the poll gives up (the API ends it within minutes)."""
 
 
 class MessageBatchInput(BaseModel):
@@ -140,12 +143,23 @@ def poll_step(
     max_wait_seconds: int,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> MessageBatchState:
-    """The Message Batch's processing status; `gave_up` once it has run longer than `max_wait_seconds`
-    (the API itself ends a batch within 24 hours, so this only bounds the loop)."""
+    """The Message Batch's processing status.
+
+    Still in progress after `max_wait_seconds`, it is canceled: its unprocessed requests end unbilled, the
+    answers it has are collected once it ends, and the Map asks the rest in sync mode (nothing is paid
+    twice). Still not ended `CANCEL_GRACE_SECONDS` later, the poll gives up (`gave_up`: the Map runs every
+    batch), so the loop always ends.
+    """
     record = _record(store, batch_input.run_id)
-    status = _batching(make_generator())[1].batch_status(record.message_batch_id)
+    batcher = _batching(make_generator())[1]
+    status = batcher.batch_status(record.message_batch_id)
     waited = (now() - datetime.fromisoformat(record.submitted_at)).total_seconds()
-    if status != "ended" and waited > max_wait_seconds:
+    if status == "in_progress" and waited > max_wait_seconds:
+        try:
+            status = batcher.cancel_batch(record.message_batch_id)
+        except LlmRequestRejected:  # it ended in between: nothing left to cancel
+            status = batcher.batch_status(record.message_batch_id)
+    if status != "ended" and waited > max_wait_seconds + CANCEL_GRACE_SECONDS:
         status = "gave_up"
     return MessageBatchState(run_id=record.run_id, submitted=True, requests=len(record.batch_ids), status=status)
 
