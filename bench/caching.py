@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import HSK1, ROOT, TOP5000, run_in_tree, table
+from bench.common import HSK1, TOP5000, run_in_tree, table
 
 TIME_SCALES = {HSK1.name: 0.5, TOP5000.name: 0.1}
 DEFAULT_MODEL = "claude-sonnet-4-5"  # minimum 1,024: the system prompt alone caches, as in the issue
@@ -163,15 +163,12 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(Path(args.worker), args.model, args.scale, args.min_cache_tokens)))
         return
-    from bench.local_scale import worktree
+    from bench.local_scale import side_by_side
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as samples:
         files = [prefilled(f, Path(samples)) for f in ([HSK1] if args.quick else [HSK1, TOP5000])]
-        rows = run_tree("this tree", ROOT, files, args.model)
-        if args.baseline:
-            with worktree(args.baseline) as path:
-                rows = run_tree(args.baseline, path, files, args.model) + rows
+        rows = side_by_side(lambda label, code_root: run_tree(label, code_root, files, args.model), args.baseline)
         per_model = per_model_costs([r for r in rows if r["code"] == "this tree"], files, args.model)
     print(f"\n(d) Prompt caching, {args.model}, Tier 2 limits, one Map lane per batch\n")
     print(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.caching import DEFAULT_MODEL, full_price_equivalents
-from bench.common import HSK1, ROOT, TOP5000, quiet_handlers, run_in_tree, table
+from bench.common import HSK1, TOP5000, quiet_handlers, run_in_tree, table
 
 
 def learning_items(file: Path, into: Path) -> Path:
@@ -111,15 +111,12 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(Path(args.worker), args.model, args.min_cache_tokens)))
         return
-    from bench.local_scale import worktree
+    from bench.local_scale import side_by_side
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         inputs = [learning_items(f, Path(scratch)) for f in ([HSK1] if args.quick else [HSK1, TOP5000])]
-        rows = run_tree("this tree", ROOT, inputs, args.model)
-        if args.baseline:
-            with worktree(args.baseline) as path:
-                rows = run_tree(args.baseline, path, inputs, args.model) + rows
+        rows = side_by_side(lambda label, code_root: run_tree(label, code_root, inputs, args.model), args.baseline)
     header = ["file", "items", "code", "calls", "uncached input", "cache writes", "cache reads"]
     header += ["full-price input equivalents", "output", "cost USD", "pieces", "items practised"]
     print(f"\n(g) Stage 2, 3 conversations + 3 stories, {args.model}\n")

@@ -18,12 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from bench.common import ROOT, TOP5000, VOCAB_DIR, table
 from tests.fakes.fake_claude import FakeClaude
+
+T = TypeVar("T")
 
 LISTS = [(TOP5000, "HSK6"), (VOCAB_DIR / "zh_top20000.csv", "top20000")]
 
@@ -65,6 +68,15 @@ def worktree(rev: str) -> Iterator[Path]:
             subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
 
 
+def side_by_side(measure: Callable[[str, Path], list[T]], baseline: str | None) -> list[T]:
+    """`measure(label, code_root)` on `baseline`'s code (when given), then on this tree's: the rows of both."""
+    rows = []
+    if baseline:
+        with worktree(baseline) as path:
+            rows = measure(baseline, path)
+    return rows + measure("this tree", ROOT)
+
+
 def measure(label: str, code_root: Path) -> list[list[str]]:
     rows = []
     with tempfile.TemporaryDirectory() as outs:
@@ -79,10 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="a git revision to measure side by side (e.g. the last release)")
     args = parser.parse_args()
-    rows = measure("this tree", ROOT)
-    if args.baseline:
-        with worktree(args.baseline) as path:
-            rows += measure(args.baseline, path)
+    rows = side_by_side(measure, args.baseline)
     print()
     print(table(["code", "list", "batches", "wall (s)", "ms per batch"], rows))
 
