@@ -15,7 +15,8 @@ files are loaded the way the Lambda runtime loads them, with `shared/` (the hava
   with its Logger/Tracer/Metrics and the same clients built at import.
 
 `--deps-bytecode` times the naive import and GenerateBatch's with the third-party packages from source, as a
-layer built without bytecode runs on Lambda's read-only /opt, beside the same with their bytecode.
+layer built without bytecode runs on Lambda's read-only /opt, and as the deps layer ships them (bytecode for the
+packages a cold start imports), beside all with their bytecode.
 
 `--instructions` adds a figure the machine's load cannot move: the instructions each import executes
 (valgrind's callgrind, one process each, the interpreter's own start-up subtracted). CPU times on a
@@ -205,28 +206,44 @@ def instruction_rows(functions: dict[str, Path]) -> list[tuple[str, int, str]]:
     return [(name, count - start_up, f"{(count - start_up) / naive:.1%}") for name, count in counts.items()]
 
 
-def deps_bytecode_rows(generate_batch: Path, runs: int) -> list[tuple[str, float, float, str]]:
-    """The naive import and GenerateBatch's (CPU ms, best of `runs`) with the third-party packages as pip installs
-    them (with bytecode) and as a layer `sam build` makes runs them on Lambda's read-only /opt: from source, compiled
-    at every cold start (a copy without `__pycache__`, `PYTHONDONTWRITEBYTECODE`; the standard library keeps its
-    own)."""
+def deps_bytecode_rows(generate_batch: Path, runs: int) -> list[tuple[object, ...]]:
+    """The naive import and GenerateBatch's (CPU ms, best of `runs`) with the third-party packages: as pip installs
+    them (all with bytecode); as the deps layer ships them (bytecode for `layers/deps/Makefile`'s COLD_START only);
+    and from source, as the layer was before, compiled at every cold start on Lambda's read-only /opt (copies
+    without `__pycache__`, `PYTHONDONTWRITEBYTECODE`; the standard library keeps its own, as the runtime's does)."""
     site_packages = Path(sysconfig.get_paths()["purelib"])
-    with tempfile.TemporaryDirectory() as bare:
-        shutil.copytree(
-            site_packages, bare, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    with tempfile.TemporaryDirectory() as source, tempfile.TemporaryDirectory() as shipped:
+        no_bytecode = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(site_packages, source, dirs_exist_ok=True, symlinks=True, ignore=no_bytecode)
+        shutil.copytree(source, shipped, dirs_exist_ok=True, symlinks=True)
+        for name in layer_bytecode_packages():
+            target = Path(shipped) / name
+            if target.is_file():
+                compileall.compile_file(target, quiet=1)
+            else:
+                compileall.compile_dir(target, quiet=1)
+        layouts = {"pip": site_packages, "layer": Path(shipped), "source": Path(source)}
         commands = {}
-        for label, packages in (("with", site_packages), ("without", Path(bare))):
+        for label, packages in layouts.items():
             path = os.pathsep.join([str(ROOT / "shared"), str(packages)])
             for name, args in (("naive", [_NAIVE]), ("GenerateBatchFunction", [_HANDLER, str(generate_batch)])):
                 env = {**lambda_env(name), "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
                 commands[f"{name} {label}"] = ([sys.executable, "-S", "-c", *args], env)
         timings = best_of(commands, runs)
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for name in ("naive", "GenerateBatchFunction"):
-        with_pyc, without = timings[f"{name} with"].import_cpu_ms, timings[f"{name} without"].import_cpu_ms
-        rows.append((name, with_pyc, without, f"{without / with_pyc:.2f}x"))
+        pip, layer, source_only = (timings[f"{name} {label}"].import_cpu_ms for label in layouts)
+        rows.append((name, pip, layer, source_only, f"{layer / pip:.2f}x", f"{source_only / pip:.2f}x"))
     return rows
+
+
+def layer_bytecode_packages() -> list[str]:
+    """The packages the deps layer ships with bytecode: `COLD_START` in layers/deps/Makefile."""
+    makefile = (ROOT / "layers" / "deps" / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    found = re.search(r"^COLD_START = (.*)$", makefile, re.MULTILINE)
+    if found is None:
+        raise RuntimeError("layers/deps/Makefile names no COLD_START packages")
+    return found.group(1).split()
 
 
 def _load(handler_file: Path) -> str:
@@ -305,7 +322,8 @@ def main() -> None:
     if args.deps_bytecode and "GenerateBatchFunction" in functions:
         rows = deps_bytecode_rows(functions["GenerateBatchFunction"].handler_file, args.runs)
         print("\nThird-party packages with and without their bytecode (import CPU, ms, best of each)\n")
-        print(table(["import", "deps with .pyc", "deps from source (no .pyc)", "ratio"], rows))
+        header = ["import", "all with .pyc (pip)", "as the deps layer ships them", "from source (the layer before)"]
+        print(table([*header, "layer vs pip", "source vs pip"], rows))
 
 
 if __name__ == "__main__":
