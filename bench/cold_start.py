@@ -44,6 +44,7 @@ from pathlib import Path
 
 from bench.common import ROOT, table
 from havachat_local.template import TemplateInfo, load_template
+from scripts.check_build import cold_start_packages
 
 # Issue #17: an LLM handler imports in at most 1.1x the naive import, Plan and Finalize in at most 0.3x.
 LLM_TARGET, LIGHT_TARGET = 1.10, 0.30
@@ -216,7 +217,7 @@ def deps_bytecode_rows(generate_batch: Path, runs: int) -> list[tuple[object, ..
         no_bytecode = shutil.ignore_patterns("__pycache__")
         shutil.copytree(site_packages, source, dirs_exist_ok=True, symlinks=True, ignore=no_bytecode)
         shutil.copytree(source, shipped, dirs_exist_ok=True, symlinks=True)
-        for name in layer_bytecode_packages():
+        for name in cold_start_packages():
             target = Path(shipped) / name
             if target.is_file():
                 compileall.compile_file(target, quiet=1)
@@ -235,15 +236,6 @@ def deps_bytecode_rows(generate_batch: Path, runs: int) -> list[tuple[object, ..
         pip, layer, source_only = (timings[f"{name} {label}"].import_cpu_ms for label in layouts)
         rows.append((name, pip, layer, source_only, f"{layer / pip:.2f}x", f"{source_only / pip:.2f}x"))
     return rows
-
-
-def layer_bytecode_packages() -> list[str]:
-    """The packages the deps layer ships with bytecode: `COLD_START` in layers/deps/Makefile."""
-    makefile = (ROOT / "layers" / "deps" / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
-    found = re.search(r"^COLD_START = (.*)$", makefile, re.MULTILINE)
-    if found is None:
-        raise RuntimeError("layers/deps/Makefile names no COLD_START packages")
-    return found.group(1).split()
 
 
 def _load(handler_file: Path) -> str:

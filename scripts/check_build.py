@@ -26,6 +26,7 @@ EXTENSION = re.compile(r"\.(?:cpython-(?P<abi>\d+)-(?P<platform>[^.]+)\.so|abi3\
 WANTED_ABI, WANTED_PLATFORM = "312", "aarch64-linux-gnu"
 BYTECODE_TAG = "cpython-312"  # Lambda's /opt is read-only: a module without its .pyc is compiled at every cold start
 SHARED = Path(__file__).resolve().parent.parent / "shared"
+DEPS_MAKEFILE = SHARED.parent / "layers" / "deps" / "Makefile"
 DICTIONARIES = {f"python/{p.relative_to(SHARED)}" for p in (SHARED / "havachat" / "languages" / "data").iterdir()}
 """The dictionary files and their NOTICE (havachat.languages.dictionary), as the shared layer must ship them."""
 
@@ -35,6 +36,21 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def cold_start_packages(makefile: Path = DEPS_MAKEFILE) -> list[str]:
+    """The packages (or single modules) the deps layer ships with bytecode: `COLD_START` in its Makefile."""
+    text = makefile.read_text(encoding="utf-8").replace("\\\n", " ")
+    found = re.search(r"^COLD_START = (.*)$", text, re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"{makefile} names no COLD_START packages")
+    return found.group(1).split()
+
+
+def without_bytecode(root: Path) -> list[str]:
+    """The modules under `root` (a package directory or one module) that ship without their CPython 3.12 bytecode."""
+    sources = [root] if root.is_file() else sorted(root.rglob("*.py"))
+    return [str(source.relative_to(root.parent)) for source in sources if not bytecode(source).is_file()]
 
 
 def bytecode(source: Path) -> Path:
@@ -86,11 +102,17 @@ def main(build: Path) -> int:
         missing = sorted(DICTIONARIES - set(shipped))
         if missing:
             problems.append(f"SharedLayer: lacks {', '.join(missing)}: Plan fills missing definitions from them")
-        uncompiled = [name for name in shipped if name.endswith(".py") and not bytecode(shared / name).is_file()]
+        uncompiled = without_bytecode(shared / "python" / "havachat")
         if uncompiled:
             problems.append(
                 f"SharedLayer: no {BYTECODE_TAG} .pyc for {', '.join(uncompiled[:5])}: compiled at every cold start"
             )
+
+    deps = layers.get("DepsLayer")
+    if deps is not None:
+        uncompiled = [name for package in cold_start_packages() for name in without_bytecode(deps / "python" / package)]
+        if uncompiled:
+            problems.append(f"DepsLayer: no {BYTECODE_TAG} .pyc for {', '.join(uncompiled[:5])} (layers/deps/Makefile)")
 
     print("\nfunction             unzipped (code + layers)")
     for lid, resource in resources.items():
