@@ -4,10 +4,10 @@ For every function in `.aws-sam/build/template.yaml`: its code plus its layers, 
 under Lambda's 250 MB limit; every compiled extension must be built for CPython 3.12 on aarch64 (a
 wheel for the build machine's own platform would import-fail on Lambda); the shared layer must hold
 only the `havachat` package (the CLI and the local runner, `havachat_local`, stay out of it) and with it
-the dictionaries Plan fills definitions from (`havachat/languages/data/`, ~8.5 MB) and every module's
-CPython 3.12 bytecode (Lambda cannot write it to the read-only /opt, so it would compile them at each cold
-start); a layer
-that ships botocore ships boto3 too (the runtime's boto3 must not run on the layer's botocore).
+the dictionaries Plan fills definitions from (`havachat/languages/data/`, ~8.5 MB); the shared layer's
+modules and the deps layer's `COLD_START` packages (layers/deps/Makefile) must ship their CPython 3.12
+bytecode (Lambda cannot write it to the read-only /opt, so it would compile them at each cold start); a
+layer that ships botocore ships boto3 too (the runtime's boto3 must not run on the layer's botocore).
 Prints the shared layer's files and each function's size, so a reviewer sees what ships.
 
 Usage: python scripts/check_build.py [.aws-sam/build]
