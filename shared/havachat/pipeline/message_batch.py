@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from havachat.cost_cap import check_spend
-from havachat.errors import HavachatError, LlmError, LlmRequestRejected
+from havachat.errors import HavachatError, LlmError
 from havachat.generation import (
     FOLLOWUP_CATEGORIES,
     BatchGenerator,
@@ -157,7 +157,7 @@ def poll_step(
     if status == "in_progress" and waited > max_wait_seconds:
         try:
             status = batcher.cancel_batch(record.message_batch_id)
-        except LlmRequestRejected:  # it ended in between: nothing left to cancel
+        except LlmError:  # e.g. it ended in between (409): what it is now decides, and the next poll retries
             status = batcher.batch_status(record.message_batch_id)
     if status != "ended" and waited > max_wait_seconds + CANCEL_GRACE_SECONDS:
         status = "gave_up"
